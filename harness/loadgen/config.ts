@@ -180,7 +180,12 @@ const cIntToU64 = (token: string): number => Number(BigInt.asUintN(64, BigInt.as
 // ---- lookup and application -------------------------------------------------------------------
 
 /** The value text of `name` for (model, scenario): exact key, then `*.scenario`, `model.*`, `*.*`. */
-export function lookupConf(conf: ParsedConf, model: string, scenario: string, name: string): string | undefined {
+export function lookupConf(
+  conf: ParsedConf,
+  model: string,
+  scenario: string,
+  name: string,
+): string | undefined {
   const candidates = [
     `${model}.${scenario}.${name}`,
     `*.${scenario}.${name}`,
@@ -194,104 +199,84 @@ export function lookupConf(conf: ParsedConf, model: string, scenario: string, na
   return undefined;
 }
 
-interface KeyRule {
-  name: string;
+interface RuleFlags {
   /** Looked up under this scenario whatever scenario is being configured. */
   scenario?: Scenario;
   /** Current LoadGen reads it from its embedded mlperf.conf only (conf_type 0). */
   mlperfConfOnly?: boolean;
   /** Not a key of the v2.0 LoadGen. */
   notInV20?: boolean;
-  apply(token: string, s: TestSettings): void;
 }
 
+interface KeyRule extends RuleFlags {
+  name: string;
+  apply(token: string, settings: TestSettings): void;
+}
+
+function rule<K extends keyof TestSettings>(
+  name: string,
+  field: K,
+  read: (token: string) => TestSettings[K],
+  flags: RuleFlags = {},
+): KeyRule {
+  return {
+    name,
+    ...flags,
+    apply: (token, settings) => {
+      settings[field] = read(token);
+    },
+  };
+}
+
+const MLPERF_ONLY: RuleFlags = { mlperfConfOnly: true };
+const TEST05: RuleFlags = { mlperfConfOnly: true, notInV20: true };
+const SINGLE_STREAM: RuleFlags = { scenario: 'SingleStream' };
+const MULTI_STREAM: RuleFlags = { scenario: 'MultiStream' };
+const SERVER: RuleFlags = { scenario: 'Server' };
+const OFFLINE: RuleFlags = { scenario: 'Offline' };
+
+/** Every key FromConfig reads besides `mode`, with the field it sets and how the text converts. */
 const KEY_RULES: readonly KeyRule[] = [
-  { name: 'qsl_rng_seed', mlperfConfOnly: true, apply: (t, s) => void (s.qslRngSeed = cStrtoull(t)) },
-  {
-    name: 'sample_index_rng_seed',
-    mlperfConfOnly: true,
-    apply: (t, s) => void (s.sampleIndexRngSeed = cStrtoull(t)),
-  },
-  { name: 'schedule_rng_seed', mlperfConfOnly: true, apply: (t, s) => void (s.scheduleRngSeed = cStrtoull(t)) },
-  {
-    name: 'accuracy_log_probability',
-    mlperfConfOnly: true,
-    apply: (t, s) => void (s.accuracyLogProbability = percent(t)),
-  },
-  { name: 'test05', mlperfConfOnly: true, notInV20: true, apply: (t, s) => void (s.test05 = isOne(t)) },
-  {
-    name: 'test05_qsl_rng_seed',
-    mlperfConfOnly: true,
-    notInV20: true,
-    apply: (t, s) => void (s.test05QslRngSeed = cStrtoull(t)),
-  },
-  {
-    name: 'test05_sample_index_rng_seed',
-    mlperfConfOnly: true,
-    notInV20: true,
-    apply: (t, s) => void (s.test05SampleIndexRngSeed = cStrtoull(t)),
-  },
-  {
-    name: 'test05_schedule_rng_seed',
-    mlperfConfOnly: true,
-    notInV20: true,
-    apply: (t, s) => void (s.test05ScheduleRngSeed = cStrtoull(t)),
-  },
-  {
-    name: 'target_latency_percentile',
-    scenario: 'SingleStream',
-    apply: (t, s) => void (s.singleStreamTargetLatencyPercentile = percent(t)),
-  },
-  {
-    name: 'target_latency',
-    scenario: 'SingleStream',
-    apply: (t, s) => void (s.singleStreamExpectedLatencyNs = msToNsDouble(t)),
-  },
-  {
-    name: 'target_latency_percentile',
-    scenario: 'MultiStream',
-    apply: (t, s) => void (s.multiStreamTargetLatencyPercentile = percent(t)),
-  },
-  {
-    name: 'target_latency',
-    scenario: 'MultiStream',
-    apply: (t, s) => void (s.multiStreamExpectedLatencyNs = msToNsDouble(t)),
-  },
-  {
-    name: 'samples_per_query',
-    scenario: 'MultiStream',
-    apply: (t, s) => void (s.multiStreamSamplesPerQuery = u64(t)),
-  },
-  {
-    name: 'target_latency_percentile',
-    scenario: 'Server',
-    apply: (t, s) => void (s.serverTargetLatencyPercentile = percent(t)),
-  },
-  { name: 'target_latency', scenario: 'Server', apply: (t, s) => void (s.serverTargetLatencyNs = msToNsInteger(t)) },
-  { name: 'target_qps', scenario: 'Server', apply: (t, s) => void (s.serverTargetQps = cStrtod(t)) },
-  { name: 'coalesce_queries', scenario: 'Server', apply: (t, s) => void (s.serverCoalesceQueries = nonZero(t)) },
-  { name: 'max_async_queries', scenario: 'Server', apply: (t, s) => void (s.serverMaxAsyncQueries = cIntToU64(t)) },
-  { name: 'target_qps', scenario: 'Offline', apply: (t, s) => void (s.offlineExpectedQps = cStrtod(t)) },
-  { name: 'performance_issue_unique', apply: (t, s) => void (s.performanceIssueUnique = nonZero(t)) },
-  { name: 'performance_issue_same', apply: (t, s) => void (s.performanceIssueSame = nonZero(t)) },
-  { name: 'performance_issue_same_index', apply: (t, s) => void (s.performanceIssueSameIndex = u64(t)) },
-  { name: 'sample_concatenate_permutation', apply: (t, s) => void (s.sampleConcatenatePermutation = isOne(t)) },
-  { name: 'min_duration', apply: (t, s) => void (s.minDurationMs = u64(t)) },
-  { name: 'max_duration', apply: (t, s) => void (s.maxDurationMs = u64(t)) },
-  { name: 'min_query_count', apply: (t, s) => void (s.minQueryCount = u64(t)) },
-  { name: 'max_query_count', apply: (t, s) => void (s.maxQueryCount = u64(t)) },
-  { name: 'performance_sample_count_override', apply: (t, s) => void (s.performanceSampleCountOverride = u64(t)) },
-  {
-    name: 'accuracy_sample_count_override',
-    notInV20: true,
-    apply: (t, s) => void (s.accuracySampleCountOverride = u64(t)),
-  },
-  { name: 'print_timestamps', apply: (t, s) => void (s.printTimestamps = nonZero(t)) },
-  { name: 'accuracy_log_rng_seed', apply: (t, s) => void (s.accuracyLogRngSeed = cStrtoull(t)) },
-  { name: 'accuracy_log_sampling_target', apply: (t, s) => void (s.accuracyLogSamplingTarget = u64(t)) },
+  rule('qsl_rng_seed', 'qslRngSeed', cStrtoull, MLPERF_ONLY),
+  rule('sample_index_rng_seed', 'sampleIndexRngSeed', cStrtoull, MLPERF_ONLY),
+  rule('schedule_rng_seed', 'scheduleRngSeed', cStrtoull, MLPERF_ONLY),
+  rule('accuracy_log_probability', 'accuracyLogProbability', percent, MLPERF_ONLY),
+  rule('test05', 'test05', isOne, TEST05),
+  rule('test05_qsl_rng_seed', 'test05QslRngSeed', cStrtoull, TEST05),
+  rule('test05_sample_index_rng_seed', 'test05SampleIndexRngSeed', cStrtoull, TEST05),
+  rule('test05_schedule_rng_seed', 'test05ScheduleRngSeed', cStrtoull, TEST05),
+  rule('target_latency_percentile', 'singleStreamTargetLatencyPercentile', percent, SINGLE_STREAM),
+  rule('target_latency', 'singleStreamExpectedLatencyNs', msToNsDouble, SINGLE_STREAM),
+  rule('target_latency_percentile', 'multiStreamTargetLatencyPercentile', percent, MULTI_STREAM),
+  rule('target_latency', 'multiStreamExpectedLatencyNs', msToNsDouble, MULTI_STREAM),
+  rule('samples_per_query', 'multiStreamSamplesPerQuery', u64, MULTI_STREAM),
+  rule('target_latency_percentile', 'serverTargetLatencyPercentile', percent, SERVER),
+  rule('target_latency', 'serverTargetLatencyNs', msToNsInteger, SERVER),
+  rule('target_qps', 'serverTargetQps', cStrtod, SERVER),
+  rule('coalesce_queries', 'serverCoalesceQueries', nonZero, SERVER),
+  rule('max_async_queries', 'serverMaxAsyncQueries', cIntToU64, SERVER),
+  rule('target_qps', 'offlineExpectedQps', cStrtod, OFFLINE),
+  rule('performance_issue_unique', 'performanceIssueUnique', nonZero),
+  rule('performance_issue_same', 'performanceIssueSame', nonZero),
+  rule('performance_issue_same_index', 'performanceIssueSameIndex', u64),
+  rule('sample_concatenate_permutation', 'sampleConcatenatePermutation', isOne),
+  rule('min_duration', 'minDurationMs', u64),
+  rule('max_duration', 'maxDurationMs', u64),
+  rule('min_query_count', 'minQueryCount', u64),
+  rule('max_query_count', 'maxQueryCount', u64),
+  rule('performance_sample_count_override', 'performanceSampleCountOverride', u64),
+  rule('accuracy_sample_count_override', 'accuracySampleCountOverride', u64, { notInV20: true }),
+  rule('print_timestamps', 'printTimestamps', nonZero),
+  rule('accuracy_log_rng_seed', 'accuracyLogRngSeed', cStrtoull),
+  rule('accuracy_log_sampling_target', 'accuracyLogSamplingTarget', u64),
 ];
 
-const MODE_VALUES: readonly TestMode[] = ['SubmissionRun', 'AccuracyOnly', 'PerformanceOnly', 'FindPeakPerformance'];
+const MODE_VALUES: readonly TestMode[] = [
+  'SubmissionRun',
+  'AccuracyOnly',
+  'PerformanceOnly',
+  'FindPeakPerformance',
+];
 
 export interface ApplyConfOptions {
   model: string;
