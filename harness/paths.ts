@@ -7,7 +7,8 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('bnas: cannot find package.json above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error('bnas: cannot find package.json above ' + fileURLToPath(import.meta.url));
     dir = parent;
   }
   return dir;

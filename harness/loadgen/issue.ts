@@ -5,7 +5,7 @@
  * to it, so completions coming back from worker threads (as messages) are handled while it waits.
  */
 import { monotonicNowNs, waitUntilNs, yieldToEventLoop } from './clock.js';
-import { Mt19937, canonical } from './rng.js';
+import { canonical, Mt19937 } from './rng.js';
 import type { QueryPlan } from './schedule.js';
 import type {
   EffectiveSettings,
@@ -74,6 +74,8 @@ export interface PhaseOutcome {
   sutActiveNs: number;
   /** Why the issue loop stopped: LoadGen's generic_message, when it stopped naturally. */
   endMessage?: string;
+  /** Per issued query: actual issue time − scheduled time, ns (how late LoadGen itself was). */
+  issueLagNs: Float64Array;
 }
 
 /**
@@ -123,7 +125,10 @@ class CompletionTracker {
     for (let i = 0; i < ids.length; i++) {
       const k = ids[i] - this.firstSample;
       if (!(k >= 0 && k < total) || this.completed[k] === 1) {
-        this.problems.push({ key: 'error_runtime', message: `SUT completed unknown or already completed sample id ${ids[i]}` });
+        this.problems.push({
+          key: 'error_runtime',
+          message: `SUT completed unknown or already completed sample id ${ids[i]}`,
+        });
         continue;
       }
       this.completed[k] = 1;
@@ -200,7 +205,8 @@ class CompletionTracker {
     if (this.completedSamples === this.latencyNs.length) return this.latencyNs;
     const out = new Float64Array(this.completedSamples);
     let j = 0;
-    for (let k = 0; k < this.completed.length && j < out.length; k++) if (this.completed[k]) out[j++] = this.latencyNs[k];
+    for (let k = 0; k < this.completed.length && j < out.length; k++)
+      if (this.completed[k]) out[j++] = this.latencyNs[k];
     return out.subarray(0, j);
   }
 }
@@ -327,7 +333,10 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
       if (progress) clearInterval(progress);
     }
   } catch (error) {
-    issues.push({ key: 'error_runtime', message: `Run aborted: ${(error as Error)?.message ?? String(error)}` });
+    issues.push({
+      key: 'error_runtime',
+      message: `Run aborted: ${(error as Error)?.message ?? String(error)}`,
+    });
   }
   issues.push(...tracker.problems);
 
@@ -336,7 +345,8 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
   let maxLatency = 0;
   for (let i = 0; i < latencies.length; i++) if (latencies[i] > maxLatency) maxLatency = latencies[i];
   const queryLatencies = new Float64Array(scenario === 'MultiStream' ? queriesIssued : 0);
-  for (let q = 0; q < queryLatencies.length; q++) queryLatencies[q] = tracker.doneNs[q] - tracker.scheduledNs[q];
+  for (let q = 0; q < queryLatencies.length; q++)
+    queryLatencies[q] = tracker.doneNs[q] - tracker.scheduledNs[q];
 
   return {
     result: {
@@ -352,6 +362,7 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
     startWallMs,
     sutActiveNs: Math.max(tracker.maxCompletionNs - start, 0),
     endMessage,
+    issueLagNs: tracker.issuedNs.subarray(0, queriesIssued).map((t, q) => t - tracker.scheduledNs[q]),
   };
 }
 

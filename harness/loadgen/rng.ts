@@ -13,6 +13,7 @@ const UPPER_MASK = 0x80000000;
 const LOWER_MASK = 0x7fffffff;
 const MATRIX_A = 0x9908b0df;
 const TWO_POW_32 = 4294967296;
+const TWO_POW_64 = 2 ** 64;
 
 export class Mt19937 {
   private readonly state = new Uint32Array(N);
@@ -107,7 +108,7 @@ const LARGEST_BELOW_ONE = 1 - 2 ** -53;
 export function canonical(rng: Mt19937): number {
   const g1 = rng.next();
   const g2 = rng.next();
-  const u = (g1 + g2 * TWO_POW_32) / 18446744073709551616;
+  const u = (g1 + g2 * TWO_POW_32) / TWO_POW_64;
   return u >= 1 ? LARGEST_BELOW_ONE : u;
 }
 

@@ -12,7 +12,6 @@ resnet50.*.performance_sample_count_override = 1024
 *.*.qsl_rng_seed = ${seeds.qslRngSeed}
 *.*.sample_index_rng_seed = ${seeds.sampleIndexRngSeed}
 *.*.schedule_rng_seed = ${seeds.scheduleRngSeed}
-*.*.test05 = 0
 *.*.test05_qsl_rng_seed = 7975553102935885558
 *.*.test05_sample_index_rng_seed = 11403566307062068064
 *.*.test05_schedule_rng_seed = 15816800565822761601
@@ -43,13 +42,32 @@ resnet50.Offline.min_query_count = 24576
 `;
 }
 
-
 export const ROUND_SEEDS: Record<RoundId, SeedSet> = {
-  'v2.0': { qslRngSeed: 6655344265603136530n, sampleIndexRngSeed: 15863379492028895792n, scheduleRngSeed: 12662793979680847247n },
-  'v5.0': { qslRngSeed: 6023615788873153749n, sampleIndexRngSeed: 15036839855038426416n, scheduleRngSeed: 9933818062894767841n },
-  'v5.1': { qslRngSeed: 1780908523862526354n, sampleIndexRngSeed: 14771362308971278857n, scheduleRngSeed: 18209322760996052031n },
-  'v6.0': { qslRngSeed: 2465351861681999779n, sampleIndexRngSeed: 14276810075590677512n, scheduleRngSeed: 3936089224930324775n },
-  'v6.1': { qslRngSeed: 2085463073848966840n, sampleIndexRngSeed: 2747215439041700203n, scheduleRngSeed: 16159082839903944936n },
+  'v2.0': {
+    qslRngSeed: 6655344265603136530n,
+    sampleIndexRngSeed: 15863379492028895792n,
+    scheduleRngSeed: 12662793979680847247n,
+  },
+  'v5.0': {
+    qslRngSeed: 6023615788873153749n,
+    sampleIndexRngSeed: 15036839855038426416n,
+    scheduleRngSeed: 9933818062894767841n,
+  },
+  'v5.1': {
+    qslRngSeed: 1780908523862526354n,
+    sampleIndexRngSeed: 14771362308971278857n,
+    scheduleRngSeed: 18209322760996052031n,
+  },
+  'v6.0': {
+    qslRngSeed: 2465351861681999779n,
+    sampleIndexRngSeed: 14276810075590677512n,
+    scheduleRngSeed: 3936089224930324775n,
+  },
+  'v6.1': {
+    qslRngSeed: 2085463073848966840n,
+    sampleIndexRngSeed: 2747215439041700203n,
+    scheduleRngSeed: 16159082839903944936n,
+  },
 };
 
 export const CURRENT_ROUND: RoundId = 'v6.1';

@@ -3,7 +3,7 @@
  * pre-generated queries (sample-index and schedule RNGs). Pure functions; bit-exact with the
  * C++ LoadGen for the same seeds.
  */
-import { Mt19937, exponential, secondsToNs, shuffle, uniformInt } from './rng.js';
+import { exponential, Mt19937, secondsToNs, shuffle, uniformInt } from './rng.js';
 import type { EffectiveSettings, Scenario, TestMode } from './types.js';
 
 export interface LoadableSet {
@@ -73,11 +73,7 @@ function sequenceSource(indices: readonly number[], wrap: boolean): PositionSour
  * LoadGen's GenerateQueries. The construction order of the three sample distributions matters:
  * each consumes the sample-index RNG eagerly, before any query is drawn.
  */
-export function generateQueries(
-  settings: EffectiveSettings,
-  mode: TestMode,
-  loaded: LoadableSet,
-): QueryPlan {
+export function generateQueries(settings: EffectiveSettings, mode: TestMode, loaded: LoadableSet): QueryPlan {
   const scenario = settings.scenario;
   const loadedSamples = loaded.set;
   const accuracy = mode === 'AccuracyOnly';
@@ -163,7 +159,12 @@ export function generateQueries(
     deltas.push(timestamp);
     prevTimestamp = timestamp;
     timestamp += nextDeltaNs();
-    if (equalIssue && deltas.length >= minQueries && prevTimestamp < genDurationNs && scenario !== 'Offline') {
+    if (
+      equalIssue &&
+      deltas.length >= minQueries &&
+      prevTimestamp < genDurationNs &&
+      scenario !== 'Offline'
+    ) {
       minQueries += loadedSamples.length;
     }
   }

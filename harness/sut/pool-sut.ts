@@ -51,7 +51,8 @@ export class PoolSut implements SystemUnderTest {
 
   constructor(private readonly options: PoolSutOptions) {
     if (!(options.workers >= 1)) throw new Error(`SUT workers must be at least 1 (got ${options.workers})`);
-    if (!(options.batchSize >= 1)) throw new Error(`SUT batch size must be at least 1 (got ${options.batchSize})`);
+    if (!(options.batchSize >= 1))
+      throw new Error(`SUT batch size must be at least 1 (got ${options.batchSize})`);
     this.name = options.name;
     this.idleWorkers = options.workers;
   }

@@ -26,7 +26,10 @@ export class SampleQueue {
   /** Removes up to `max` samples; the returned arrays are copies the caller may transfer. */
   take(max: number): { ids: Uint32Array; indices: Uint32Array } {
     const n = Math.min(max, this.length);
-    const out = { ids: this.ids.slice(this.head, this.head + n), indices: this.indices.slice(this.head, this.head + n) };
+    const out = {
+      ids: this.ids.slice(this.head, this.head + n),
+      indices: this.indices.slice(this.head, this.head + n),
+    };
     this.head += n;
     if (this.head === this.tail) this.head = this.tail = 0;
     return out;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Mt19937, canonical, shuffle, uniformInt } from '../../harness/loadgen/rng.js';
+import { canonical, Mt19937, shuffle, uniformInt } from '../../harness/loadgen/rng.js';
 import { ROUND_SEEDS } from '../../harness/loadgen/rounds.js';
 import { generateLoadableSets, generateQueries } from '../../harness/loadgen/schedule.js';
 import { effectiveFor } from './effective-fixture.js';
@@ -108,8 +108,14 @@ describe.each(CASES)('loaded sets, issue order and schedule for $round seeds', (
       scenario: 'Server',
       samplesPerQuery: 1,
     });
-    const plan = generateQueries(effectiveFor({ ...seeds, targetQps: c.qps }), 'AccuracyOnly', accuracySets[0]);
-    expect(Array.from(plan.sampleIndices.subarray(0, 64))).toEqual(v.accuracy_server_first_set_first64_qsl_indices);
+    const plan = generateQueries(
+      effectiveFor({ ...seeds, targetQps: c.qps }),
+      'AccuracyOnly',
+      accuracySets[0],
+    );
+    expect(Array.from(plan.sampleIndices.subarray(0, 64))).toEqual(
+      v.accuracy_server_first_set_first64_qsl_indices,
+    );
     expect(plan.queryCount).toBe(1024);
     expect(new Set(plan.sampleIndices).size).toBe(1024);
   });
@@ -146,7 +152,9 @@ describe('query generation counts', () => {
     expect(plan.queryCount).toBe(1);
     expect(plan.sampleIndices.length).toBe(39_600);
     expect(Array.from(plan.sampleIndices.subarray(1024, 2048))).toEqual(sets[0].set);
-    expect(Array.from(plan.sampleIndices.subarray(38 * 1024))).toEqual(sets[0].set.slice(0, 39_600 - 38 * 1024));
+    expect(Array.from(plan.sampleIndices.subarray(38 * 1024))).toEqual(
+      sets[0].set.slice(0, 39_600 - 38 * 1024),
+    );
   });
 
   it('pads MultiStream sets and issues contiguous samples', () => {
@@ -160,13 +168,21 @@ describe('query generation counts', () => {
     expect(sets.map((s) => s.set.length)).toEqual([47, 47, 27]);
     expect(sets[0].set.slice(40)).toEqual(sets[0].set.slice(0, 7));
     const plan = generateQueries(
-      effectiveFor({ scenario: 'MultiStream', samplesPerQuery: 8, minQueryCount: 5, targetDurationMs: 0, targetQps: 125 }),
+      effectiveFor({
+        scenario: 'MultiStream',
+        samplesPerQuery: 8,
+        minQueryCount: 5,
+        targetDurationMs: 0,
+        targetQps: 125,
+      }),
       'PerformanceOnly',
       sets[0],
     );
     for (let q = 0; q < plan.queryCount; q++) {
       const first = sets[0].set.indexOf(plan.sampleIndices[q * 8]);
-      expect(Array.from(plan.sampleIndices.subarray(q * 8, q * 8 + 8))).toEqual(sets[0].set.slice(first, first + 8));
+      expect(Array.from(plan.sampleIndices.subarray(q * 8, q * 8 + 8))).toEqual(
+        sets[0].set.slice(first, first + 8),
+      );
     }
   });
 });
