@@ -183,10 +183,20 @@ class CompletionTracker {
     return v <= this.accuracyLogProbability;
   }
 
-  waitForQuery(q: number): Promise<void> {
+  /** Resolves when query q is complete; rejects if `abort` fires first. */
+  waitForQuery(q: number, abort?: AbortSignal): Promise<void> {
     if (this.outstanding[q] === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.waiter = { query: q, resolve };
+    if (abort?.aborted) return Promise.reject(abort.reason);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(abort?.reason);
+      abort?.addEventListener('abort', onAbort, { once: true });
+      this.waiter = {
+        query: q,
+        resolve: () => {
+          abort?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
     });
   }
 
@@ -194,9 +204,14 @@ class CompletionTracker {
     this.issuedSamples = issuedSamples;
     this.issueFinished = true;
     if (this.completedSamples >= issuedSamples) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.allDone = resolve;
-      abort?.addEventListener('abort', () => reject(abort.reason), { once: true });
+    if (abort?.aborted) return Promise.reject(abort.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(abort?.reason);
+      abort?.addEventListener('abort', onAbort, { once: true });
+      this.allDone = () => {
+        abort?.removeEventListener('abort', onAbort);
+        resolve();
+      };
     });
   }
 
@@ -236,8 +251,8 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
   const spq = plan.samplesPerQuery;
   const issues: LogIssue[] = [];
   let endMessage: string | undefined;
-  let aborted: unknown;
-  input.abortSignal?.addEventListener('abort', () => (aborted = input.abortSignal?.reason), { once: true });
+  const abortedReason = () =>
+    input.abortSignal?.aborted ? (input.abortSignal.reason ?? new Error('aborted')) : undefined;
 
   const startWallMs = Date.now();
   const start = monotonicNowNs();
@@ -248,7 +263,7 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
   const maxDurationNs = settings.maxDurationMs * 1e6;
 
   for (let q = 0; q < plan.queryCount; q++) {
-    if (aborted !== undefined) break;
+    if (abortedReason() !== undefined) break;
     let now: number;
     if (scenario === 'Server') {
       const scheduled = start + plan.scheduledDeltaNs[q];
@@ -265,7 +280,13 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
       now = monotonicNowNs();
       tracker.scheduledNs[q] = start;
     } else {
-      if (q > 0) await tracker.waitForQuery(q - 1);
+      if (q > 0) {
+        try {
+          await tracker.waitForQuery(q - 1, input.abortSignal);
+        } catch {
+          break; // the SUT failed; reported below
+        }
+      }
       now = monotonicNowNs();
       tracker.scheduledNs[q] = now;
     }
@@ -313,7 +334,7 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
   }
 
   sut.flushQueries();
-  if (mode === 'PerformanceOnly' && ranOut && aborted === undefined) {
+  if (mode === 'PerformanceOnly' && ranOut && abortedReason() === undefined) {
     issues.push({
       key: 'error_runtime',
       message:
@@ -323,7 +344,8 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
 
   const issuedSamples = queriesIssued * spq;
   try {
-    if (aborted !== undefined) throw aborted;
+    const reason = abortedReason();
+    if (reason !== undefined) throw reason;
     const progress = input.onProgress
       ? setInterval(() => input.onProgress?.(queriesIssued, tracker.completedSamples), 250)
       : undefined;
