@@ -377,8 +377,9 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
       queriesIssued,
       maxLatencyS: maxLatency / 1e9,
       finalQueryScheduledTimeS: plan.scheduledDeltaNs[last] / 1e9,
-      finalQueryIssuedTimeS: (tracker.issuedNs[last] - start) / 1e9,
-      finalQueryAllSamplesDoneTimeS: (tracker.doneNs[last] - start) / 1e9,
+      finalQueryIssuedTimeS: queriesIssued > 0 ? (tracker.issuedNs[last] - start) / 1e9 : 0,
+      // A phase cut short by a dead SUT may end on a query that never completed.
+      finalQueryAllSamplesDoneTimeS: Math.max((tracker.doneNs[last] || tracker.maxCompletionNs || start) - start, 0) / 1e9,
     },
     issues,
     startWallMs,

@@ -183,6 +183,14 @@ function countMinusOne(n: number): number {
  * Computes the summary of one performance run. Sorts `result.sampleLatenciesNs` (and, for
  * MultiStream, `result.queryLatenciesNs`) in place.
  */
+/**
+ * count / seconds. A run whose SUT died before answering (which the C++ LoadGen would never
+ * finish) has no duration: its rates are 0 rather than NaN or infinity, so the logs stay valid JSON.
+ */
+function rate(count: number, seconds: number): number {
+  return count > 0 && seconds > 0 ? count / seconds : 0;
+}
+
 export function summarizePerformance(
   settings: EffectiveSettings,
   result: PerformanceResult,
@@ -273,11 +281,11 @@ export function summarizePerformance(
     finalQueryScheduledTimeS: result.finalQueryScheduledTimeS,
     finalQueryIssuedTimeS: result.finalQueryIssuedTimeS,
     finalQueryAllSamplesDoneTimeS: result.finalQueryAllSamplesDoneTimeS,
-    samplesPerSecond: n / result.maxLatencyS,
-    scheduledSamplesPerSecond: nm1 / result.finalQueryScheduledTimeS,
-    completedSamplesPerSecond: nm1 / result.finalQueryAllSamplesDoneTimeS,
-    qpsWithLoadgenOverhead: nm1 / result.finalQueryIssuedTimeS,
-    qpsWithoutLoadgenOverhead: 1 / (sampleMean / 1e9),
+    samplesPerSecond: rate(n, result.maxLatencyS),
+    scheduledSamplesPerSecond: rate(nm1, result.finalQueryScheduledTimeS),
+    completedSamplesPerSecond: rate(nm1, result.finalQueryAllSamplesDoneTimeS),
+    qpsWithLoadgenOverhead: rate(nm1, result.finalQueryIssuedTimeS),
+    qpsWithoutLoadgenOverhead: rate(1, sampleMean / 1e9),
     minDurationMet,
     minQueriesMet,
     perfConstraintsMet,
