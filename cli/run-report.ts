@@ -44,6 +44,26 @@ export function writeRunRecord(
   renameSync(`${path}.partial`, path);
 }
 
+/**
+ * Copies the conf files a LoadGen run read into its folder (user.conf, and mlperf.conf: the file
+ * a v2.0 run read, or the copy current LoadGen rounds embed), as a submission's measurements need.
+ */
+export function saveConfFiles(
+  dir: string,
+  confs: { userConfPath?: string; mlperfConfPath?: string; mlperfConfText: string },
+): void {
+  const write = (name: string, text: string | Buffer) => {
+    const path = join(dir, name);
+    writeFileSync(`${path}.partial`, text);
+    renameSync(`${path}.partial`, path);
+  };
+  write(
+    'user.conf',
+    confs.userConfPath ? readFileSync(confs.userConfPath) : '# bnas: this run was given no user.conf\n',
+  );
+  write('mlperf.conf', confs.mlperfConfPath ? readFileSync(confs.mlperfConfPath) : confs.mlperfConfText);
+}
+
 export function printOutcome(outcome: TestOutcome): void {
   const lines: string[] = [];
   if (outcome.performance) {

@@ -11,7 +11,7 @@ import { SCENARIOS, type Scenario, type TestMode } from '../../harness/loadgen/t
 import { createBuiltinSut, parseSutSpec } from '../../harness/sut/builtin.js';
 import { IndexOnlyQsl } from '../../harness/sut/index-qsl.js';
 import { progressBar } from '../progress.js';
-import { printOutcome, writeRunRecord } from '../run-report.js';
+import { printOutcome, saveConfFiles, writeRunRecord } from '../run-report.js';
 
 export const MODES: Record<string, TestMode> = {
   performance: 'PerformanceOnly',
