@@ -96,6 +96,8 @@ class CompletionTracker {
   issueFinished = false;
   readonly problems: LogIssue[] = [];
   private waiter: { query: number; resolve: () => void } | undefined;
+  /** Whether any completion can reach the accuracy log or the trace (else that loop is skipped). */
+  private readonly logsResponses: boolean;
   private allDone: (() => void) | undefined;
 
   constructor(
@@ -115,6 +117,7 @@ class CompletionTracker {
     this.issuedNs = new Float64Array(plan.queryCount);
     this.doneNs = new Float64Array(plan.queryCount);
     this.outstanding = new Uint32Array(plan.queryCount).fill(plan.samplesPerQuery);
+    this.logsResponses = logAll || accuracyLogValues !== undefined || responses.trace !== undefined;
   }
 
   readonly complete = (done: SampleCompletions): void => {
@@ -145,20 +148,19 @@ class CompletionTracker {
     }
     this.completedSamples += ids.length;
     if (t > this.maxCompletionNs) this.maxCompletionNs = t;
-    this.logResponses(done, t);
+    if (this.logsResponses) this.logResponses(done, t);
     if (this.issueFinished && this.completedSamples >= this.issuedSamples) this.allDone?.();
   };
 
   private logResponses(done: SampleCompletions, t: number): void {
     const { ids, data } = done;
     const stride = done.stride ?? 0;
-    const empty = new Uint8Array(0);
     const spq = this.plan.samplesPerQuery;
     for (let i = 0; i < ids.length; i++) {
       const k = ids[i] - this.firstSample;
       if (!(k >= 0 && k < this.latencyNs.length)) continue;
       if (this.shouldLogAccuracy(k)) {
-        const bytes = data && stride > 0 ? data.subarray(i * stride, (i + 1) * stride) : empty;
+        const bytes = data && stride > 0 ? data.subarray(i * stride, (i + 1) * stride) : NO_PAYLOAD;
         this.responses.accuracy(ids[i], this.plan.sampleIndices[k], bytes);
       }
       if (this.responses.trace) {
@@ -225,6 +227,8 @@ class CompletionTracker {
     return out.subarray(0, j);
   }
 }
+
+const NO_PAYLOAD = new Uint8Array(0);
 
 /** Longest stretch the issue loop runs without letting the event loop handle completions. */
 const MAX_BUSY_NS = 1_000_000;
