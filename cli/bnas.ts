@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { accuracyCommand } from './commands/accuracy.js';
 import { loadgenCommand } from './commands/loadgen.js';
 import { submissionCommand } from './commands/submission.js';
+import { inspectCommand, zooCommand } from './commands/zoo.js';
 
 async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
     .command(loadgenCommand)
     .command(accuracyCommand)
     .command(submissionCommand)
+    .command(zooCommand)
+    .command(inspectCommand)
     .demandCommand(1, 'Name a command; see the list above.')
     .strict()
     .recommendCommands()
