@@ -4,7 +4,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { accuracyCommand } from './commands/accuracy.js';
+import { dataCommand } from './commands/data.js';
 import { loadgenCommand } from './commands/loadgen.js';
+import { runCommand } from './commands/run.js';
 import { submissionCommand } from './commands/submission.js';
 import { inspectCommand, zooCommand } from './commands/zoo.js';
 
@@ -14,8 +16,10 @@ async function main(): Promise<void> {
     .usage(
       '$0 <command> [options]\n\nbnas finds faster variants of an image classifier by hardware-aware NAS, quantizes them to\nINT8, and measures them with an MLPerf-faithful LoadGen.',
     )
+    .command(runCommand)
     .command(loadgenCommand)
     .command(accuracyCommand)
+    .command(dataCommand)
     .command(submissionCommand)
     .command(zooCommand)
     .command(inspectCommand)

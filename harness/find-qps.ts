@@ -54,7 +54,12 @@ export async function findPeakQps(options: FindQpsOptions): Promise<FindQpsResul
     if (valid !== undefined && invalid !== undefined) break;
     qps = valid === undefined ? qps / growth : qps * growth;
   }
-  while (valid !== undefined && invalid !== undefined && invalid / valid - 1 > tolerance && trials.length < maxTrials) {
+  while (
+    valid !== undefined &&
+    invalid !== undefined &&
+    invalid / valid - 1 > tolerance &&
+    trials.length < maxTrials
+  ) {
     const trial = await run(Math.sqrt(valid * invalid));
     if (trial.targetQps <= valid || trial.targetQps >= invalid) break; // rounding reached the bracket
     if (trial.valid) valid = trial.targetQps;

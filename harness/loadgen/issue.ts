@@ -383,7 +383,8 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
       finalQueryScheduledTimeS: plan.scheduledDeltaNs[last] / 1e9,
       finalQueryIssuedTimeS: queriesIssued > 0 ? (tracker.issuedNs[last] - start) / 1e9 : 0,
       // A phase cut short by a dead SUT may end on a query that never completed.
-      finalQueryAllSamplesDoneTimeS: Math.max((tracker.doneNs[last] || tracker.maxCompletionNs || start) - start, 0) / 1e9,
+      finalQueryAllSamplesDoneTimeS:
+        Math.max((tracker.doneNs[last] || tracker.maxCompletionNs || start) - start, 0) / 1e9,
     },
     issues,
     startWallMs,

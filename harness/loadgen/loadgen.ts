@@ -37,6 +37,7 @@ export interface ProgressEvent {
   sets: number;
   issuedQueries: number;
   plannedQueries: number;
+  plannedSamples: number;
   completedSamples: number;
 }
 
@@ -252,6 +253,7 @@ class TestRun {
               sets,
               issuedQueries,
               plannedQueries: plan.queryCount,
+              plannedSamples: plan.sampleIndices.length,
               completedSamples,
             })
         : undefined,

@@ -21,7 +21,10 @@ export function sessionOptions(settings: SessionSettings): ort.InferenceSession.
   };
 }
 
-export async function createSession(model: string | Uint8Array, settings: SessionSettings): Promise<ort.InferenceSession> {
+export async function createSession(
+  model: string | Uint8Array,
+  settings: SessionSettings,
+): Promise<ort.InferenceSession> {
   try {
     return typeof model === 'string'
       ? await ort.InferenceSession.create(model, sessionOptions(settings))

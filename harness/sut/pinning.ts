@@ -25,6 +25,10 @@ export function pinCurrentThread(cores: readonly number[]): PinResult {
 }
 
 /** Cores for worker `slot` when every worker runs `threadsPerWorker` threads: consecutive, wrapping. */
-export function coresForWorker(slot: number, threadsPerWorker: number, coreCount = availableParallelism()): number[] {
+export function coresForWorker(
+  slot: number,
+  threadsPerWorker: number,
+  coreCount = availableParallelism(),
+): number[] {
   return Array.from({ length: threadsPerWorker }, (_, i) => (slot * threadsPerWorker + i) % coreCount);
 }

@@ -41,6 +41,8 @@ describe('findPeakQps', () => {
   });
 
   it('rejects a non-positive start rate', async () => {
-    await expect(findPeakQps({ runTrial: thresholdSut(1).runTrial, startQps: 0 })).rejects.toThrow(/start rate/);
+    await expect(findPeakQps({ runTrial: thresholdSut(1).runTrial, startQps: 0 })).rejects.toThrow(
+      /start rate/,
+    );
   });
 });

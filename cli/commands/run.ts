@@ -1,0 +1,265 @@
+/**
+ * bnas run: a real model on real (preprocessed) images through the LoadGen, the MLPerf way.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { ensurePreprocessed } from '../../datasets/cache.js';
+import {
+  isPreset,
+  type PresetName,
+  parseNumberList,
+  parseShapeOption,
+  resolvePreprocessSpec,
+  sampleShape,
+} from '../../datasets/preprocess-spec.js';
+import { startTest } from '../../harness/loadgen/loadgen.js';
+import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
+import { deriveEffectiveSettings, loadTestSettings } from '../../harness/loadgen/settings.js';
+import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
+import { readModelInfo } from '../../harness/model-info.js';
+import { PreprocessedQsl } from '../../harness/qsl/preprocessed-qsl.js';
+import { createOnnxSut } from '../../harness/sut/onnx-sut.js';
+import { SampleStore } from '../../harness/sut/sample-store.js';
+import { progressBar } from '../progress.js';
+import { printOutcome, saveConfFiles, writeRunRecord } from '../run-report.js';
+import { MODES } from './loadgen.js';
+
+interface RunArgs {
+  model: string;
+  data: string;
+  preprocess?: string;
+  mean?: string;
+  std?: string;
+  shape?: string;
+  scenario: Scenario;
+  mode: string;
+  round: string;
+  conf?: string;
+  mlperfConf?: string;
+  auditConfig?: string;
+  benchmark: string;
+  workers?: number;
+  threads?: number;
+  batch: number;
+  batchWaitUs: number;
+  spin: boolean;
+  pin: boolean;
+  cacheRoot?: string;
+  trace: boolean;
+  out: string;
+}
+
+/** Throughput scenarios use one single-thread session per core; latency scenarios one session on all cores. */
+export function defaultParallelism(
+  scenario: Scenario,
+  cores = availableParallelism(),
+): { workers: number; threads: number } {
+  return scenario === 'Offline' || scenario === 'MultiStream'
+    ? { workers: cores, threads: 1 }
+    : { workers: 1, threads: cores };
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run',
+  describe: 'Run an ONNX classifier on an ImageNet-style folder through the LoadGen (MLPerf logs)',
+  builder: (y: Argv) =>
+    y
+      .usage(
+        '$0 run --model <m.onnx> --data <dir> --scenario <S> --out <dir> [options]\n\nPreprocesses the images once (cached), loads the performance samples into memory before timing,\nand runs the model in onnxruntime sessions on pinned worker threads under the LoadGen.',
+      )
+      .option('model', {
+        type: 'string',
+        demandOption: true,
+        describe: 'ONNX model (one float32 input, logits output)',
+      })
+      .option('data', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Folder with the images and val_map.txt',
+      })
+      .option('preprocess', {
+        type: 'string',
+        describe:
+          "torchvision | mlperf | plain (default: the model's bnas.preprocess metadata, else torchvision for 3×H×W inputs, plain otherwise)",
+      })
+      .option('mean', {
+        type: 'string',
+        describe: 'Per-channel mean, comma-separated (overrides the preset)',
+      })
+      .option('std', { type: 'string', describe: 'Per-channel std, comma-separated (overrides the preset)' })
+      .option('shape', { type: 'string', describe: 'Sample shape C,H,W (default: the model input)' })
+      .option('scenario', { choices: SCENARIOS, default: 'Offline' as Scenario, describe: 'MLPerf scenario' })
+      .option('mode', {
+        choices: Object.keys(MODES),
+        default: 'performance',
+        describe: 'performance, accuracy or submission (both)',
+      })
+      .option('round', {
+        type: 'string',
+        default: 'current',
+        describe: `Rule set and seeds: ${ROUND_IDS.join(', ')} or "current"`,
+      })
+      .option('conf', { type: 'string', describe: 'user.conf (target_qps, min_duration, …)' })
+      .option('mlperf-conf', {
+        type: 'string',
+        describe: 'v2.0 only: mlperf.conf (default: the bundled v2.0 file)',
+      })
+      .option('audit-config', {
+        type: 'string',
+        describe: 'audit.config for compliance tests (default: ./audit.config if present)',
+      })
+      .option('benchmark', {
+        type: 'string',
+        default: 'resnet50',
+        describe: 'Benchmark name used to look up conf keys',
+      })
+      .option('workers', {
+        type: 'number',
+        describe: 'Worker threads, one session each (default: cores for Offline/MultiStream, 1 otherwise)',
+      })
+      .option('threads', {
+        type: 'number',
+        describe: 'Intra-op threads per session (default: 1 for Offline/MultiStream, cores otherwise)',
+      })
+      .option('batch', { type: 'number', default: 1, describe: 'Largest batch per session run' })
+      .option('batch-wait-us', {
+        type: 'number',
+        default: 0,
+        describe: 'Server dynamic batching: how long a partial batch may wait for more samples (µs)',
+      })
+      .option('spin', {
+        type: 'boolean',
+        default: false,
+        describe: 'Let onnxruntime threads spin (for dedicated machines)',
+      })
+      .option('pin', {
+        type: 'boolean',
+        default: true,
+        describe: 'Pin each worker to its own cores (--no-pin to disable)',
+      })
+      .option('cache-root', {
+        type: 'string',
+        describe: 'Preprocessed-sample cache (default: $BNAS_CACHE or ~/.cache/bnas/preprocessed)',
+      })
+      .option('trace', { type: 'boolean', default: false, describe: 'Write mlperf_log_trace.json' })
+      .option('out', { type: 'string', demandOption: true, describe: 'Output folder (never overwritten)' })
+      .example(
+        '$0 run --model models/fixture/fmnist_resnet.onnx --data datasets/fixtures/fashion-mnist/val --mode accuracy --out runs/acc',
+        'accuracy run of the embedded fixture',
+      ) as unknown as Argv<RunArgs>,
+  handler: async (args: ArgumentsCamelCase<RunArgs>) => {
+    if (!existsSync(args.model)) throw new Error(`--model ${args.model}: no such file`);
+    if (existsSync(args.out))
+      throw new Error(`${args.out} already exists; bnas never overwrites results: choose a new --out`);
+    const info = await readModelInfo(args.model);
+    const preset =
+      args.preprocess ??
+      info.hints['bnas.preprocess'] ??
+      (info.inputShape[1] === 3 ? 'torchvision' : 'plain');
+    if (!isPreset(preset)) throw new Error(`--preprocess ${preset}: expected torchvision, mlperf or plain`);
+    const hintList = (key: string) =>
+      info.hints[key] !== undefined ? parseNumberList(key, info.hints[key]) : undefined;
+    const spec = resolvePreprocessSpec(preset as PresetName, info.inputShape, {
+      ...(args.shape ? parseShapeOption(args.shape) : {}),
+      mean: args.mean !== undefined ? parseNumberList('--mean', args.mean) : hintList('bnas.mean'),
+      std: args.std !== undefined ? parseNumberList('--std', args.std) : hintList('bnas.std'),
+    });
+    const shape = sampleShape(spec);
+
+    const prep = progressBar('preprocessing');
+    const cache = await ensurePreprocessed({
+      dataDir: args.data,
+      spec,
+      cacheRoot: args.cacheRoot,
+      onProgress: (done, total) => prep.update(done, total, 'images'),
+    });
+    prep.stop();
+    if (cache.reused) process.stderr.write(`using preprocessed samples in ${cache.dir}\n`);
+
+    const rules = roundRules(args.round);
+    const auditConfigPath = args.auditConfig ?? (existsSync('audit.config') ? 'audit.config' : undefined);
+    const loaded = loadTestSettings({
+      round: rules,
+      scenario: args.scenario,
+      mode: MODES[args.mode],
+      model: args.benchmark,
+      userConfPath: args.conf,
+      mlperfConfPath: args.mlperfConf,
+      auditConfigPath,
+    });
+    const total = cache.manifest.count;
+    const qslPerformanceCount = Math.min(1024, total);
+    const { effective } = deriveEffectiveSettings(loaded.settings, qslPerformanceCount, total, rules);
+    const setSize = Math.min(effective.performanceSampleCount, total);
+    const store = SampleStore.create(total, setSize, shape[0] * shape[1] * shape[2]);
+    const qsl = new PreprocessedQsl(
+      `ImageNetQSL(${cache.manifest.dataset})`,
+      { dir: cache.dir, files: cache.manifest.files, sampleShape: shape },
+      store,
+      qslPerformanceCount,
+    );
+
+    const parallel = defaultParallelism(args.scenario);
+    const sut = createOnnxSut({
+      modelPath: args.model,
+      sampleShape: shape,
+      store,
+      workers: args.workers ?? parallel.workers,
+      threadsPerWorker: args.threads ?? parallel.threads,
+      batchSize: args.batch,
+      maxBatchWaitUs: args.batchWaitUs,
+      spinning: args.spin,
+      pin: args.pin,
+    });
+    let startError: Error | undefined;
+    try {
+      await sut.start();
+    } catch (error) {
+      // The run still goes ahead so that its logs say, in MLPerf's terms, that it failed.
+      startError = error as Error;
+      process.stderr.write(`bnas: ${startError.message}\n`);
+    }
+    const bar = progressBar(`${args.scenario} ${args.mode}`);
+    try {
+      const outcome = await startTest({
+        sut,
+        qsl,
+        settings: loaded.settings,
+        rules: loaded.rules,
+        settingsIssues: loaded.issues,
+        outDir: args.out,
+        enableTrace: args.trace,
+        onProgress: (e) =>
+          bar.update(
+            e.completedSamples,
+            e.plannedSamples,
+            `samples${e.sets > 1 ? ` (set ${e.set}/${e.sets})` : ''}`,
+          ),
+      });
+      bar.stop();
+      saveConfFiles(args.out, {
+        userConfPath: args.conf,
+        mlperfConfPath: args.mlperfConf,
+        mlperfConfText: loaded.rules.mlperfConf,
+      });
+      writeRunRecord(args.out, {
+        command: 'run',
+        args,
+        confFiles: [
+          args.model,
+          args.conf,
+          args.mlperfConf,
+          auditConfigPath,
+          `${cache.manifest.dataset}/val_map.txt`,
+        ],
+        extra: { preprocess: spec, cache: cache.dir, sut: sut.name },
+      });
+      printOutcome(outcome);
+      if (startError || outcome.errors > 0) process.exitCode = 1;
+    } finally {
+      bar.stop();
+      await sut.stop();
+    }
+  },
+};
