@@ -3,24 +3,12 @@
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { ensurePreprocessed } from '../../datasets/cache.js';
-import {
-  isPreset,
-  type PresetName,
-  parseNumberList,
-  parseShapeOption,
-  resolvePreprocessSpec,
-  sampleShape,
-} from '../../datasets/preprocess-spec.js';
-import { startTest } from '../../harness/loadgen/loadgen.js';
+import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
-import { deriveEffectiveSettings, loadTestSettings } from '../../harness/loadgen/settings.js';
 import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
-import { readModelInfo } from '../../harness/model-info.js';
-import { PreprocessedQsl } from '../../harness/qsl/preprocessed-qsl.js';
-import { createOnnxSut } from '../../harness/sut/onnx-sut.js';
-import { SampleStore } from '../../harness/sut/sample-store.js';
+import { ModelRunner } from '../../harness/model-runner.js';
 import { progressBar } from '../progress.js';
 import { printOutcome, saveConfFiles, writeRunRecord } from '../run-report.js';
 import { MODES } from './loadgen.js';
@@ -152,84 +140,47 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (!existsSync(args.model)) throw new Error(`--model ${args.model}: no such file`);
     if (existsSync(args.out))
       throw new Error(`${args.out} already exists; bnas never overwrites results: choose a new --out`);
-    const info = await readModelInfo(args.model);
-    const preset =
-      args.preprocess ??
-      info.hints['bnas.preprocess'] ??
-      (info.inputShape[1] === 3 ? 'torchvision' : 'plain');
-    if (!isPreset(preset)) throw new Error(`--preprocess ${preset}: expected torchvision, mlperf or plain`);
-    const hintList = (key: string) =>
-      info.hints[key] !== undefined ? parseNumberList(key, info.hints[key]) : undefined;
-    const spec = resolvePreprocessSpec(preset as PresetName, info.inputShape, {
-      ...(args.shape ? parseShapeOption(args.shape) : {}),
-      mean: args.mean !== undefined ? parseNumberList('--mean', args.mean) : hintList('bnas.mean'),
-      std: args.std !== undefined ? parseNumberList('--std', args.std) : hintList('bnas.std'),
-    });
-    const shape = sampleShape(spec);
-
+    const parallel = defaultParallelism(args.scenario);
     const prep = progressBar('preprocessing');
-    const cache = await ensurePreprocessed({
+    const runner = await ModelRunner.open({
+      modelPath: args.model,
       dataDir: args.data,
-      spec,
+      preset: args.preprocess,
+      overrides: {
+        ...(args.shape ? parseShapeOption(args.shape) : {}),
+        ...(args.mean !== undefined ? { mean: parseNumberList('--mean', args.mean) } : {}),
+        ...(args.std !== undefined ? { std: parseNumberList('--std', args.std) } : {}),
+      },
       cacheRoot: args.cacheRoot,
-      onProgress: (done, total) => prep.update(done, total, 'images'),
+      sut: {
+        workers: args.workers ?? parallel.workers,
+        threadsPerWorker: args.threads ?? parallel.threads,
+        batchSize: args.batch,
+        maxBatchWaitUs: args.batchWaitUs,
+        spinning: args.spin,
+        pin: args.pin,
+      },
+      onPreprocessProgress: (done, total) => prep.update(done, total, 'images'),
     });
     prep.stop();
-    if (cache.reused) process.stderr.write(`using preprocessed samples in ${cache.dir}\n`);
+    if (runner.reusedCache) process.stderr.write(`using preprocessed samples in ${runner.cacheDir}\n`);
+    // The run still goes ahead after a failed start, so that its logs say in MLPerf's terms that it failed.
+    if (runner.startError) process.stderr.write(`bnas: ${runner.startError.message}\n`);
 
-    const rules = roundRules(args.round);
     const auditConfigPath = args.auditConfig ?? (existsSync('audit.config') ? 'audit.config' : undefined);
-    const loaded = loadTestSettings({
-      round: rules,
-      scenario: args.scenario,
-      mode: MODES[args.mode],
-      model: args.benchmark,
-      userConfPath: args.conf,
-      mlperfConfPath: args.mlperfConf,
-      auditConfigPath,
-    });
-    const total = cache.manifest.count;
-    const qslPerformanceCount = Math.min(1024, total);
-    const { effective } = deriveEffectiveSettings(loaded.settings, qslPerformanceCount, total, rules);
-    const setSize = Math.min(effective.performanceSampleCount, total);
-    const store = SampleStore.create(total, setSize, shape[0] * shape[1] * shape[2]);
-    const qsl = new PreprocessedQsl(
-      `ImageNetQSL(${cache.manifest.dataset})`,
-      { dir: cache.dir, files: cache.manifest.files, sampleShape: shape },
-      store,
-      qslPerformanceCount,
-    );
-
-    const parallel = defaultParallelism(args.scenario);
-    const sut = createOnnxSut({
-      modelPath: args.model,
-      sampleShape: shape,
-      store,
-      workers: args.workers ?? parallel.workers,
-      threadsPerWorker: args.threads ?? parallel.threads,
-      batchSize: args.batch,
-      maxBatchWaitUs: args.batchWaitUs,
-      spinning: args.spin,
-      pin: args.pin,
-    });
-    let startError: Error | undefined;
-    try {
-      await sut.start();
-    } catch (error) {
-      // The run still goes ahead so that its logs say, in MLPerf's terms, that it failed.
-      startError = error as Error;
-      process.stderr.write(`bnas: ${startError.message}\n`);
-    }
     const bar = progressBar(`${args.scenario} ${args.mode}`);
     try {
-      const outcome = await startTest({
-        sut,
-        qsl,
-        settings: loaded.settings,
-        rules: loaded.rules,
-        settingsIssues: loaded.issues,
+      const outcome = await runner.run({
+        scenario: args.scenario,
+        mode: MODES[args.mode],
+        round: args.round,
+        benchmark: args.benchmark,
+        userConfPath: args.conf,
+        mlperfConfPath: args.mlperfConf,
+        auditConfigPath,
         outDir: args.out,
         enableTrace: args.trace,
+        freshConfCount: false,
         onProgress: (e) =>
           bar.update(
             e.completedSamples,
@@ -241,7 +192,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       saveConfFiles(args.out, {
         userConfPath: args.conf,
         mlperfConfPath: args.mlperfConf,
-        mlperfConfText: loaded.rules.mlperfConf,
+        mlperfConfText: roundRules(args.round).mlperfConf,
       });
       writeRunRecord(args.out, {
         command: 'run',
@@ -251,15 +202,15 @@ export const runCommand: CommandModule<object, RunArgs> = {
           args.conf,
           args.mlperfConf,
           auditConfigPath,
-          `${cache.manifest.dataset}/val_map.txt`,
+          join(runner.datasetPath, 'val_map.txt'),
         ],
-        extra: { preprocess: spec, cache: cache.dir, sut: sut.name },
+        extra: { preprocess: runner.spec, cache: runner.cacheDir, sut: runner.sut.name },
       });
       printOutcome(outcome);
-      if (startError || outcome.errors > 0) process.exitCode = 1;
+      if (runner.startError || outcome.errors > 0) process.exitCode = 1;
     } finally {
       bar.stop();
-      await sut.stop();
+      await runner.close();
     }
   },
 };
