@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { accuracyCommand } from './commands/accuracy.js';
 import { dataCommand } from './commands/data.js';
+import { findQpsCommand } from './commands/find-qps.js';
 import { loadgenCommand } from './commands/loadgen.js';
 import { runCommand } from './commands/run.js';
 import { submissionCommand } from './commands/submission.js';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
       '$0 <command> [options]\n\nbnas finds faster variants of an image classifier by hardware-aware NAS, quantizes them to\nINT8, and measures them with an MLPerf-faithful LoadGen.',
     )
     .command(runCommand)
+    .command(findQpsCommand)
     .command(loadgenCommand)
     .command(accuracyCommand)
     .command(dataCommand)
