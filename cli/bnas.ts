@@ -7,6 +7,7 @@ import { accuracyCommand } from './commands/accuracy.js';
 import { dataCommand } from './commands/data.js';
 import { findQpsCommand } from './commands/find-qps.js';
 import { loadgenCommand } from './commands/loadgen.js';
+import { reproduceCommand } from './commands/reproduce.js';
 import { runCommand } from './commands/run.js';
 import { submissionCommand } from './commands/submission.js';
 import { inspectCommand, zooCommand } from './commands/zoo.js';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
     .usage(
       '$0 <command> [options]\n\nbnas finds faster variants of an image classifier by hardware-aware NAS, quantizes them to\nINT8, and measures them with an MLPerf-faithful LoadGen.',
     )
+    .command(reproduceCommand)
     .command(runCommand)
     .command(findQpsCommand)
     .command(loadgenCommand)
