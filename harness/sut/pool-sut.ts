@@ -71,7 +71,13 @@ export class PoolSut implements SystemUnderTest {
     const warmups = Array.from({ length: this.options.workers }, () =>
       this.pool!.run({ ids: new Uint32Array(0), indices: new Uint32Array(0) } satisfies BatchTask),
     );
-    await Promise.all(warmups);
+    try {
+      await Promise.all(warmups);
+    } catch (error) {
+      // Remembered, so that a test run with this SUT ends at once with the error in its logs.
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+      throw this.failed;
+    }
   }
 
   async stop(): Promise<void> {
