@@ -17,24 +17,36 @@ export function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Below this much remaining time the wait spins on the clock instead of yielding. */
-const SPIN_NS = 100_000;
+/** Below this much remaining time the wait spins on the clock. */
+const SPIN_NS = 50_000;
+/** Below this, the wait polls the event loop without napping (a nap may overshoot by ~100 µs here). */
+const POLL_NS = 400_000;
+/** Longest nap between two event-loop turns. */
+const NAP_NS = 100_000;
 /** Timers wake up to ~1-2 ms late, so a timer sleep stops this far ahead of the target. */
 const TIMER_SLACK_NS = 2_000_000;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Waits until the monotonic clock reaches `targetNs`, the way the C++ issue thread's sleep_until
- * does but without blocking the event loop for long: far targets sleep on a timer (no CPU use);
- * the last 2 ms poll the clock between event-loop turns, so completions coming back from worker
- * threads keep being handled; the last 100 µs spin, since one event-loop turn can take longer
- * than that. Returns the time reached.
+ * Waits until the monotonic clock reaches `targetNs`, about as precisely as the C++ issue
+ * thread's sleep_until, without holding the event loop and without burning a core that the SUT
+ * needs: far targets sleep on a timer; down to the last 400 µs the wait alternates short naps (a
+ * futex wait of at most 100 µs, no CPU) with event-loop turns, so completions from worker
+ * threads keep being handled; then it polls the event loop, and spins for the last 50 µs.
+ * Returns the time reached.
  */
 export async function waitUntilNs(targetNs: number): Promise<number> {
   let now = monotonicNowNs();
   while (now < targetNs) {
     const remaining = targetNs - now;
-    if (remaining > TIMER_SLACK_NS) await sleepMs((remaining - TIMER_SLACK_NS) / 1e6);
-    else if (remaining > SPIN_NS) await yieldToEventLoop();
+    if (remaining > TIMER_SLACK_NS) {
+      await sleepMs((remaining - TIMER_SLACK_NS) / 1e6);
+    } else if (remaining > POLL_NS) {
+      Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
+      await yieldToEventLoop();
+    } else if (remaining > SPIN_NS) {
+      await yieldToEventLoop();
+    }
     now = monotonicNowNs();
   }
   return now;
