@@ -7,6 +7,7 @@ import { accuracyCommand } from './commands/accuracy.js';
 import { dataCommand } from './commands/data.js';
 import { findQpsCommand } from './commands/find-qps.js';
 import { loadgenCommand } from './commands/loadgen.js';
+import { quantizeCommand } from './commands/quantize.js';
 import { reproduceCommand } from './commands/reproduce.js';
 import { runCommand } from './commands/run.js';
 import { submissionCommand } from './commands/submission.js';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     )
     .command(reproduceCommand)
     .command(runCommand)
+    .command(quantizeCommand)
     .command(findQpsCommand)
     .command(loadgenCommand)
     .command(accuracyCommand)
