@@ -8,36 +8,10 @@
 import { join } from 'node:path';
 import { readCalibrationList } from '../datasets/imagenet-layout.js';
 import { preprocessImage } from '../datasets/preprocess.js';
-import {
-  isPreset,
-  type PreprocessOverrides,
-  type PreprocessSpec,
-  parseNumberList,
-  resolvePreprocessSpec,
-  sampleShape,
-} from '../datasets/preprocess-spec.js';
-import { readModelInfo } from '../harness/model-info.js';
+import { type PreprocessSpec, sampleShape } from '../datasets/preprocess-spec.js';
 import type { CalibrationData } from './collect.js';
 
-/** The preprocessing `bnas run` would use for this model. */
-export async function modelPreprocessSpec(
-  modelPath: string,
-  preset?: string,
-  overrides: PreprocessOverrides = {},
-): Promise<PreprocessSpec> {
-  const info = await readModelInfo(modelPath);
-  const name =
-    preset ?? info.hints['bnas.preprocess'] ?? (info.inputShape[1] === 3 ? 'torchvision' : 'plain');
-  if (!isPreset(name))
-    throw new Error(`preprocessing preset "${name}": expected torchvision, mlperf or plain`);
-  const hint = (key: string) =>
-    info.hints[key] !== undefined ? parseNumberList(key, info.hints[key]) : undefined;
-  return resolvePreprocessSpec(name, info.inputShape, {
-    ...overrides,
-    mean: overrides.mean ?? hint('bnas.mean'),
-    std: overrides.std ?? hint('bnas.std'),
-  });
-}
+export { modelPreprocessSpec } from '../harness/model-info.js';
 
 export interface ImageList {
   dir: string;

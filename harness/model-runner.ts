@@ -16,7 +16,7 @@ import { type ProgressEvent, startTest, type TestOutcome } from './loadgen/loadg
 import { roundRules } from './loadgen/rounds.js';
 import { deriveEffectiveSettings, loadTestSettings, resetConfLoadCount } from './loadgen/settings.js';
 import type { Scenario, TestMode } from './loadgen/types.js';
-import { readModelInfo } from './model-info.js';
+import { modelPreprocessSpec } from './model-info.js';
 import { PreprocessedQsl } from './qsl/preprocessed-qsl.js';
 import { createOnnxSut } from './sut/onnx-sut.js';
 import type { PoolSut } from './sut/pool-sut.js';
@@ -78,18 +78,7 @@ export class ModelRunner {
   ) {}
 
   static async open(options: OpenModelOptions): Promise<ModelRunner> {
-    const info = await readModelInfo(options.modelPath);
-    const preset =
-      options.preset ?? info.hints['bnas.preprocess'] ?? (info.inputShape[1] === 3 ? 'torchvision' : 'plain');
-    if (!isPreset(preset))
-      throw new Error(`preprocessing preset "${preset}": expected torchvision, mlperf or plain`);
-    const hint = (key: string) =>
-      info.hints[key] !== undefined ? parseNumberList(key, info.hints[key]) : undefined;
-    const spec = resolvePreprocessSpec(preset, info.inputShape, {
-      ...options.overrides,
-      mean: options.overrides?.mean ?? hint('bnas.mean'),
-      std: options.overrides?.std ?? hint('bnas.std'),
-    });
+    const spec = await modelPreprocessSpec(options.modelPath, options.preset, options.overrides);
     const shape = sampleShape(spec);
     const cache = await ensurePreprocessed({
       dataDir: options.dataDir,
