@@ -7,7 +7,11 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { imageCalibrationData } from '../calibration/images.js';
+import { quantizeModel } from '../calibration/quantize.js';
+import { readImageNetFolder } from '../datasets/imagenet-layout.js';
 import { synthesizeDataset } from '../datasets/synth.js';
+import { modelPreprocessSpec } from '../harness/model-info.js';
 import { ModelRunner } from '../harness/model-runner.js';
 import { searchServerQps } from '../harness/server-search.js';
 import { loadModel, saveModel } from '../nas/onnx/io.js';
@@ -30,6 +34,8 @@ export interface ReproduceOptions {
   offlineSeconds: number;
   /** Shortest Server trial (s); ignored with official. */
   trialSeconds: number;
+  /** Also quantize each model (minmax) and measure the INT8 model. */
+  int8: boolean;
   maxTrials: number;
   round: string;
   cacheRoot?: string;
@@ -49,6 +55,104 @@ async function once(path: string, make: (tmp: string) => Promise<void>): Promise
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+/** Calibration images for the INT8 zoo models: the first images of the synthetic set. */
+const CALIBRATION_IMAGES = 32;
+
+interface Subject {
+  name: string;
+  precision: 'FP32' | 'INT8';
+  modelPath: string;
+  macs: number;
+  params: number;
+  dataDir: string;
+  runs: string;
+}
+
+/** Offline throughput (one single-thread session per core), then the Server search (one session on all cores). */
+async function measure(options: ReproduceOptions, subject: Subject): Promise<ReproduceRow> {
+  const cores = availableParallelism();
+  const label = `${subject.name} ${subject.precision}`;
+  const offlineSeconds = options.official ? 600 : options.offlineSeconds;
+  options.log(`${label}: Offline (${cores} workers × 1 thread)…`);
+  const offline = await ModelRunner.open({
+    modelPath: subject.modelPath,
+    dataDir: subject.dataDir,
+    cacheRoot: options.cacheRoot,
+    sut: { workers: cores, threadsPerWorker: 1, batchSize: 1, maxBatchWaitUs: 0, spinning: false, pin: true },
+  });
+  let offlineRate = 0;
+  let offlineValid = false;
+  try {
+    if (offline.startError) throw offline.startError;
+    const estimate = await offline.run({
+      scenario: 'Offline',
+      mode: 'PerformanceOnly',
+      round: options.round,
+      userConfText:
+        'resnet50.Offline.target_qps = 10\nresnet50.Offline.min_duration = 2000\nresnet50.Offline.min_query_count = 1\n',
+      outDir: join(subject.runs, 'offline-estimate'),
+    });
+    // Sized 25 % above the estimate, so that a run that speeds up still lasts the minimum duration.
+    const expected = (estimate.performance?.samplesPerSecond ?? 1) * 1.25;
+    const conf = options.official
+      ? `resnet50.Offline.target_qps = ${expected.toFixed(1)}\n`
+      : `resnet50.Offline.target_qps = ${expected.toFixed(1)}\nresnet50.Offline.min_duration = ${offlineSeconds * 1000}\nresnet50.Offline.min_query_count = 1\n`;
+    const bar = options.progress?.(`${label} Offline`);
+    const result = await offline.run({
+      scenario: 'Offline',
+      mode: 'PerformanceOnly',
+      round: options.round,
+      userConfText: conf,
+      outDir: join(subject.runs, 'offline'),
+      onProgress: (e) => bar?.update(e.completedSamples, e.plannedSamples),
+    });
+    bar?.stop();
+    offlineRate = result.performance?.samplesPerSecond ?? 0;
+    offlineValid = (result.performance?.valid ?? false) && result.errors === 0;
+    options.log(`${label}: Offline ${offlineRate.toFixed(1)} samples/s${offlineValid ? '' : ' (INVALID)'}`);
+  } finally {
+    await offline.close();
+  }
+
+  options.log(`${label}: Server search (1 worker × ${cores} threads)…`);
+  const server = await ModelRunner.open({
+    modelPath: subject.modelPath,
+    dataDir: subject.dataDir,
+    cacheRoot: options.cacheRoot,
+    sut: { workers: 1, threadsPerWorker: cores, batchSize: 1, maxBatchWaitUs: 0, spinning: false, pin: true },
+  });
+  try {
+    if (server.startError) throw server.startError;
+    const search = await searchServerQps({
+      runner: server,
+      outDir: join(subject.runs, 'server'),
+      round: options.round,
+      trialMs: (options.official ? 600 : options.trialSeconds) * 1000,
+      startQps: Math.max(1, offlineRate * 0.5),
+      maxTrials: options.maxTrials,
+      relativeTolerance: 0.05,
+      onTrial: (t, i) =>
+        options.log(
+          `  trial ${i}: ${t.targetQps} qps → ${t.valid ? 'VALID' : `INVALID (${t.reason ?? ''})`}`,
+        ),
+    });
+    options.log(`${label}: Server ${search.note ?? `${search.bestQps} qps`}`);
+    return {
+      model: subject.name,
+      precision: subject.precision,
+      macs: subject.macs,
+      params: subject.params,
+      offlineSamplesPerSecond: offlineRate,
+      offlineValid,
+      serverQps: search.bestQps,
+      serverNote: search.note,
+      unloadedLatencyMs: search.unloadedLatencyNs / 1e6,
+    };
+  } finally {
+    await server.close();
+  }
 }
 
 export async function reproduce(
@@ -80,99 +184,48 @@ export async function reproduce(
       },
     );
     const cost = countCost(loadModel(modelPath));
-    const runs = join(dir, 'runs', name);
-
-    options.log(`${name}: Offline (${cores} workers × 1 thread)…`);
-    const offline = await ModelRunner.open({
-      modelPath,
-      dataDir,
-      cacheRoot: options.cacheRoot,
-      sut: {
-        workers: cores,
-        threadsPerWorker: 1,
-        batchSize: 1,
-        maxBatchWaitUs: 0,
-        spinning: false,
-        pin: true,
-      },
-    });
-    let offlineRate = 0;
-    let offlineValid = false;
-    try {
-      if (offline.startError) throw offline.startError;
-      const estimate = await offline.run({
-        scenario: 'Offline',
-        mode: 'PerformanceOnly',
-        round: options.round,
-        userConfText:
-          'resnet50.Offline.target_qps = 10\nresnet50.Offline.min_duration = 2000\nresnet50.Offline.min_query_count = 1\n',
-        outDir: join(runs, 'offline-estimate'),
-      });
-      const expected = (estimate.performance?.samplesPerSecond ?? 1) * 1.25;
-      const conf = options.official
-        ? `resnet50.Offline.target_qps = ${expected.toFixed(1)}\n`
-        : `resnet50.Offline.target_qps = ${expected.toFixed(1)}\nresnet50.Offline.min_duration = ${offlineSeconds * 1000}\nresnet50.Offline.min_query_count = 1\n`;
-      const bar = options.progress?.(`${name} Offline`);
-      const result = await offline.run({
-        scenario: 'Offline',
-        mode: 'PerformanceOnly',
-        round: options.round,
-        userConfText: conf,
-        outDir: join(runs, 'offline'),
-        onProgress: (e) => bar?.update(e.completedSamples, e.plannedSamples),
-      });
-      bar?.stop();
-      offlineRate = result.performance?.samplesPerSecond ?? 0;
-      offlineValid = (result.performance?.valid ?? false) && result.errors === 0;
-      options.log(`${name}: Offline ${offlineRate.toFixed(1)} samples/s${offlineValid ? '' : ' (INVALID)'}`);
-    } finally {
-      await offline.close();
-    }
-
-    options.log(`${name}: Server search (1 worker × ${cores} threads)…`);
-    const server = await ModelRunner.open({
-      modelPath,
-      dataDir,
-      cacheRoot: options.cacheRoot,
-      sut: {
-        workers: 1,
-        threadsPerWorker: cores,
-        batchSize: 1,
-        maxBatchWaitUs: 0,
-        spinning: false,
-        pin: true,
-      },
-    });
-    try {
-      if (server.startError) throw server.startError;
-      const search = await searchServerQps({
-        runner: server,
-        outDir: join(runs, 'server'),
-        round: options.round,
-        trialMs: (options.official ? 600 : options.trialSeconds) * 1000,
-        startQps: Math.max(1, offlineRate * 0.5),
-        maxTrials: options.maxTrials,
-        relativeTolerance: 0.05,
-        onTrial: (t, i) =>
-          options.log(
-            `  trial ${i}: ${t.targetQps} qps → ${t.valid ? 'VALID' : `INVALID (${t.reason ?? ''})`}`,
-          ),
-      });
-      rows.push({
-        model: name,
+    rows.push(
+      await measure(options, {
+        name,
         precision: 'FP32',
+        modelPath,
         macs: cost.macs,
         params: cost.params,
-        offlineSamplesPerSecond: offlineRate,
-        offlineValid,
-        serverQps: search.bestQps,
-        serverNote: search.note,
-        unloadedLatencyMs: search.unloadedLatencyNs / 1e6,
-      });
-      options.log(`${name}: Server ${search.note ?? `${search.bestQps} qps`}`);
-    } finally {
-      await server.close();
-    }
+        dataDir,
+        runs: join(dir, 'runs', name),
+      }),
+    );
+    if (!options.int8) continue;
+    const int8Path = await once(
+      join(options.workRoot, 'zoo', `${name}-seed${options.seed}.int8.onnx`),
+      async (tmp) => {
+        options.log(`quantizing ${name} to INT8 (minmax, ${CALIBRATION_IMAGES} calibration images)…`);
+        const spec = await modelPreprocessSpec(modelPath);
+        const files = readImageNetFolder(dataDir)
+          .samples.slice(0, CALIBRATION_IMAGES)
+          .map((s) => s.file);
+        const result = await quantizeModel(
+          loadModel(modelPath),
+          imageCalibrationData({ dir: dataDir, files }, spec),
+          {
+            source: modelPath,
+            settings: { method: 'minmax' },
+          },
+        );
+        writeFileSync(tmp, result.bytes);
+      },
+    );
+    rows.push(
+      await measure(options, {
+        name,
+        precision: 'INT8',
+        modelPath: int8Path,
+        macs: cost.macs,
+        params: cost.params,
+        dataDir,
+        runs: join(dir, 'runs', `${name}-int8`),
+      }),
+    );
   }
 
   const report: ReproduceReport = {
@@ -183,6 +236,9 @@ export async function reproduce(
       images: `${options.images} synthetic JPEGs (seed ${options.seed}), torchvision preprocessing`,
       weights: `zoo, seeded (seed ${options.seed}); throughput does not depend on weight values`,
       offline: `${cores} workers × 1 thread, batch 1, ${offlineSeconds} s${options.official ? '' : ', min_query_count 1'}`,
+      int8: options.int8
+        ? `QDQ (bnas quantize, minmax) on ${CALIBRATION_IMAGES} of the synthetic images`
+        : 'not measured',
       server: `1 worker × ${cores} threads, batch 1, trials ≥ ${options.official ? 600 : options.trialSeconds} s and ≥ 500 queries, 15 ms p99`,
       round: options.round,
     },

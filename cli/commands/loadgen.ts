@@ -129,12 +129,17 @@ export const loadgenCommand: CommandModule<object, LoadgenArgs> = {
         enableTrace: args.trace,
         onProgress: (e) =>
           bar.update(
-            e.issuedQueries,
-            e.plannedQueries,
-            `queries${e.sets > 1 ? ` (set ${e.set}/${e.sets})` : ''}`,
+            e.completedSamples,
+            e.plannedSamples,
+            `samples${e.sets > 1 ? ` (set ${e.set}/${e.sets})` : ''}`,
           ),
       });
       bar.stop();
+      saveConfFiles(args.out, {
+        userConfPath: args.conf,
+        mlperfConfPath: args.mlperfConf,
+        mlperfConfText: loaded.rules.mlperfConf,
+      });
       writeRunRecord(args.out, {
         command: 'loadgen',
         args,

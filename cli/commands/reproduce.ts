@@ -11,6 +11,7 @@ import { writeRunRecord } from '../run-report.js';
 interface ReproduceArgs {
   models: string[];
   official: boolean;
+  int8: boolean;
   offlineSeconds: number;
   trialSeconds: number;
   maxTrials: number;
@@ -34,6 +35,11 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
         string: true,
         default: ['resnet50', 'bnas-a', 'bnas-b', 'bnas-c'],
         describe: `Zoo names (${builtinArchNames().join(', ')}) or architecture JSON files`,
+      })
+      .option('int8', {
+        type: 'boolean',
+        default: true,
+        describe: 'Also quantize each model to INT8 and measure it (--no-int8 to skip)',
       })
       .option('official', {
         type: 'boolean',
@@ -63,6 +69,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
       seed: args.seed,
       images: args.images,
       official: args.official,
+      int8: args.int8,
       offlineSeconds: args.offlineSeconds,
       trialSeconds: args.trialSeconds,
       maxTrials: args.maxTrials,
