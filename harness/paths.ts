@@ -8,7 +8,7 @@ export function packageRoot(): string {
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
     if (parent === dir)
-      throw new Error('bnas: cannot find package.json above ' + fileURLToPath(import.meta.url));
+      throw new Error(`bnas: cannot find package.json above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
   return dir;
