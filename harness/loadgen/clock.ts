@@ -19,7 +19,7 @@ export function sleepMs(ms: number): Promise<void> {
 
 /** Below this much remaining time the wait spins on the clock. */
 const SPIN_NS = 50_000;
-/** Below this, the wait polls the event loop without napping (a nap may overshoot by ~100 µs here). */
+/** Below this, the wait polls the event loop without napping (a nap may overshoot by ~100 µs). */
 const POLL_NS = 400_000;
 /** Longest nap between two event-loop turns. */
 const NAP_NS = 100_000;
@@ -29,22 +29,20 @@ const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Waits until the monotonic clock reaches `targetNs`, about as precisely as the C++ issue
- * thread's sleep_until, without holding the event loop and without burning a core that the SUT
- * needs: far targets sleep on a timer; down to the last 400 µs the wait alternates short naps (a
- * futex wait of at most 100 µs, no CPU) with event-loop turns, so completions from worker
- * threads keep being handled; then it polls the event loop, and spins for the last 50 µs.
- * Returns the time reached.
+ * thread's sleep_until, without holding the event loop: far targets sleep on a timer; the last
+ * 2 ms poll the event loop (so completions from worker threads keep being handled) and the last
+ * 50 µs spin. While `sutBusy()` says the SUT has work in flight, polling would take a core from
+ * it, so down to the last 400 µs the wait naps instead (a futex wait of at most 100 µs, no CPU)
+ * between event-loop turns. Returns the time reached.
  */
-export async function waitUntilNs(targetNs: number): Promise<number> {
+export async function waitUntilNs(targetNs: number, sutBusy: () => boolean = () => true): Promise<number> {
   let now = monotonicNowNs();
   while (now < targetNs) {
     const remaining = targetNs - now;
     if (remaining > TIMER_SLACK_NS) {
       await sleepMs((remaining - TIMER_SLACK_NS) / 1e6);
-    } else if (remaining > POLL_NS) {
-      Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
-      await yieldToEventLoop();
     } else if (remaining > SPIN_NS) {
+      if (remaining > POLL_NS && sutBusy()) Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
       await yieldToEventLoop();
     }
     now = monotonicNowNs();

@@ -274,7 +274,7 @@ export async function issuePhase(input: PhaseInput): Promise<PhaseOutcome> {
       tracker.scheduledNs[q] = scheduled;
       now = monotonicNowNs();
       if (now < scheduled) {
-        now = await waitUntilNs(scheduled);
+        now = await waitUntilNs(scheduled, () => tracker.completedQueries < queriesIssued);
         busySince = now;
       } else if (now - busySince > MAX_BUSY_NS) {
         await yieldToEventLoop();
