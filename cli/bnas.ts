@@ -11,6 +11,7 @@ import { quantizeCommand } from './commands/quantize.js';
 import { reproduceCommand } from './commands/reproduce.js';
 import { runCommand } from './commands/run.js';
 import { submissionCommand } from './commands/submission.js';
+import { extractCommand, supernetCommand } from './commands/supernet.js';
 import { inspectCommand, zooCommand } from './commands/zoo.js';
 
 async function main(): Promise<void> {
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
     .command(submissionCommand)
     .command(zooCommand)
     .command(inspectCommand)
+    .command(supernetCommand)
+    .command(extractCommand)
     .demandCommand(1, 'Name a command; see the list above.')
     .strict()
     .recommendCommands()

@@ -83,7 +83,7 @@ export const supernetCommand: CommandModule<object, SupernetArgs> = {
         '$0 supernet --model resnet50.onnx --ofa --out ofa.json --reordered resnet50.sorted.onnx',
         'the OFA-style space and a reordered model to extract from',
       ) as unknown as Argv<SupernetArgs>,
-  handler: (args: ArgumentsCamelCase<SupernetArgs>) => {
+  handler: async (args: ArgumentsCamelCase<SupernetArgs>) => {
     for (const [flag, v, min] of [
       ['--divisor', args.divisor, 1],
       ['--min-width', args.minWidth, 1],
@@ -180,7 +180,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
         '$0 extract --model m.onnx --space space.json --point \'{"widths":{"g3":8},"skip":["b0"]}\' --out sub.onnx',
         'an inline point',
       ) as unknown as Argv<ExtractArgs>,
-  handler: (args: ArgumentsCamelCase<ExtractArgs>) => {
+  handler: async (args: ArgumentsCamelCase<ExtractArgs>) => {
     refuseExisting(args.out);
     let rawSpace: unknown;
     try {
