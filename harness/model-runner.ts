@@ -4,14 +4,7 @@
  * such as find-qps and reproduce make many with the same sessions.
  */
 import { ensurePreprocessed } from '../datasets/cache.js';
-import {
-  isPreset,
-  type PreprocessOverrides,
-  type PreprocessSpec,
-  parseNumberList,
-  resolvePreprocessSpec,
-  sampleShape,
-} from '../datasets/preprocess-spec.js';
+import { type PreprocessOverrides, type PreprocessSpec, sampleShape } from '../datasets/preprocess-spec.js';
 import { type ProgressEvent, startTest, type TestOutcome } from './loadgen/loadgen.js';
 import { roundRules } from './loadgen/rounds.js';
 import { deriveEffectiveSettings, loadTestSettings, resetConfLoadCount } from './loadgen/settings.js';

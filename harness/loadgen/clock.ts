@@ -42,7 +42,8 @@ export async function waitUntilNs(targetNs: number, sutBusy: () => boolean = () 
     if (remaining > TIMER_SLACK_NS) {
       await sleepMs((remaining - TIMER_SLACK_NS) / 1e6);
     } else if (remaining > SPIN_NS) {
-      if (remaining > POLL_NS && sutBusy()) Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
+      if (remaining > POLL_NS && sutBusy())
+        Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
       await yieldToEventLoop();
     }
     now = monotonicNowNs();
