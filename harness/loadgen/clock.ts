@@ -29,11 +29,13 @@ const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Waits until the monotonic clock reaches `targetNs`, about as precisely as the C++ issue
- * thread's sleep_until, without holding the event loop: far targets sleep on a timer; the last
- * 2 ms poll the event loop (so completions from worker threads keep being handled) and the last
- * 50 µs spin. While `sutBusy()` says the SUT has work in flight, polling would take a core from
- * it, so down to the last 400 µs the wait naps instead (a futex wait of at most 100 µs, no CPU)
- * between event-loop turns. Returns the time reached.
+ * thread's sleep_until, without holding the event loop when that matters. Far targets sleep on
+ * a timer. For the last 2 ms: while `sutBusy()` says the SUT has work in flight, completions
+ * from worker threads must keep being handled and the SUT needs the cores, so the wait naps (a
+ * futex wait of at most 100 µs, no CPU) between event-loop turns down to the last 400 µs, then
+ * polls the event loop, then spins for the last 50 µs; with nothing in flight there is nothing
+ * to handle, and it spins (a spin allocates nothing, so no garbage collection lands on the
+ * target). Returns the time reached.
  */
 export async function waitUntilNs(targetNs: number, sutBusy: () => boolean = () => true): Promise<number> {
   let now = monotonicNowNs();
@@ -41,9 +43,10 @@ export async function waitUntilNs(targetNs: number, sutBusy: () => boolean = () 
     const remaining = targetNs - now;
     if (remaining > TIMER_SLACK_NS) {
       await sleepMs((remaining - TIMER_SLACK_NS) / 1e6);
+    } else if (!sutBusy()) {
+      while (now < targetNs) now = monotonicNowNs();
     } else if (remaining > SPIN_NS) {
-      if (remaining > POLL_NS && sutBusy())
-        Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
+      if (remaining > POLL_NS) Atomics.wait(napCell, 0, 0, Math.min(remaining - POLL_NS, NAP_NS) / 1e6);
       await yieldToEventLoop();
     }
     now = monotonicNowNs();
