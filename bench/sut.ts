@@ -5,7 +5,7 @@
  * ResNet-50-shaped model from the zoo. Plain loops run before and after each harness run; the
  * ratio uses their mean, since this VM's speed drifts. Target: ratio ≥ 0.97.
  *
- * Options (env): BNAS_BENCH_SECONDS (default 15), BNAS_BENCH_WORKERS (default: cores),
+ * Options (env): BNAS_BENCH_SECONDS (default 30), BNAS_BENCH_WORKERS (default: cores),
  * BNAS_BENCH_THREADS (default 1), BNAS_BENCH_MODEL (an .onnx to use instead of ResNet-50).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { builtinArch } from '../nas/zoo/arch.js';
 import { buildModel } from '../nas/zoo/build.js';
 import type { PlainWorkerData } from './plain-session-worker.js';
 
-const seconds = Number(process.env.BNAS_BENCH_SECONDS ?? 15);
+const seconds = Number(process.env.BNAS_BENCH_SECONDS ?? 30);
 const workers = Number(process.env.BNAS_BENCH_WORKERS ?? availableParallelism());
 const threads = Number(process.env.BNAS_BENCH_THREADS ?? 1);
 const sampleShape = [3, 224, 224];

@@ -32,6 +32,7 @@ export function createOnnxSut(options: OnnxSutOptions): PoolSut {
     store: options.store.handle,
     slotCounter: new SharedArrayBuffer(4),
     pin: options.pin,
+    warmupBatch: options.batchSize,
   };
   return new PoolSut({
     name:
