@@ -1,5 +1,6 @@
 /** Progress bars for long runs: on a terminal only, so logs and CI output stay clean. */
 import cliProgress from 'cli-progress';
+import type { ProgressEvent } from '../harness/loadgen/loadgen.js';
 
 export interface ProgressBar {
   update(value: number, total?: number, label?: string): void;
@@ -32,4 +33,14 @@ export function progressBar(title: string): ProgressBar {
       if (started) bar.stop();
     },
   };
+}
+
+/** A LoadGen progress listener that shows completed samples (and the accuracy set, when several). */
+export function testProgress(bar: ProgressBar): (e: ProgressEvent) => void {
+  return (e) =>
+    bar.update(
+      e.completedSamples,
+      e.plannedSamples,
+      `samples${e.sets > 1 ? ` (set ${e.set}/${e.sets})` : ''}`,
+    );
 }

@@ -64,6 +64,23 @@ export function saveConfFiles(
   write('mlperf.conf', confs.mlperfConfPath ? readFileSync(confs.mlperfConfPath) : confs.mlperfConfText);
 }
 
+/** What a LoadGen command leaves beside its logs: the conf files it read and bnas_run.json. */
+export function recordLoadgenRun(
+  dir: string,
+  run: {
+    command: string;
+    args: object;
+    userConfPath?: string;
+    mlperfConfPath?: string;
+    mlperfConfText: string;
+    inputs: (string | undefined)[];
+    extra?: object;
+  },
+): void {
+  saveConfFiles(dir, run);
+  writeRunRecord(dir, { command: run.command, args: run.args, confFiles: run.inputs, extra: run.extra });
+}
+
 export function printOutcome(outcome: TestOutcome): void {
   const lines: string[] = [];
   if (outcome.performance) {

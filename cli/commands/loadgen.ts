@@ -10,8 +10,8 @@ import { loadTestSettings } from '../../harness/loadgen/settings.js';
 import { SCENARIOS, type Scenario, type TestMode } from '../../harness/loadgen/types.js';
 import { createBuiltinSut, parseSutSpec } from '../../harness/sut/builtin.js';
 import { IndexOnlyQsl } from '../../harness/sut/index-qsl.js';
-import { progressBar } from '../progress.js';
-import { printOutcome, saveConfFiles, writeRunRecord } from '../run-report.js';
+import { progressBar, testProgress } from '../progress.js';
+import { printOutcome, recordLoadgenRun } from '../run-report.js';
 
 export const MODES: Record<string, TestMode> = {
   performance: 'PerformanceOnly',
@@ -127,23 +127,16 @@ export const loadgenCommand: CommandModule<object, LoadgenArgs> = {
         settingsIssues: loaded.issues,
         outDir: args.out,
         enableTrace: args.trace,
-        onProgress: (e) =>
-          bar.update(
-            e.completedSamples,
-            e.plannedSamples,
-            `samples${e.sets > 1 ? ` (set ${e.set}/${e.sets})` : ''}`,
-          ),
+        onProgress: testProgress(bar),
       });
       bar.stop();
-      saveConfFiles(args.out, {
+      recordLoadgenRun(args.out, {
+        command: 'loadgen',
+        args,
         userConfPath: args.conf,
         mlperfConfPath: args.mlperfConf,
         mlperfConfText: loaded.rules.mlperfConf,
-      });
-      writeRunRecord(args.out, {
-        command: 'loadgen',
-        args,
-        confFiles: [args.conf, args.mlperfConf, auditConfigPath],
+        inputs: [args.conf, args.mlperfConf, auditConfigPath],
       });
       printOutcome(outcome);
     } finally {

@@ -9,8 +9,8 @@ import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spe
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
 import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
 import { ModelRunner } from '../../harness/model-runner.js';
-import { progressBar } from '../progress.js';
-import { printOutcome, saveConfFiles, writeRunRecord } from '../run-report.js';
+import { progressBar, testProgress } from '../progress.js';
+import { printOutcome, recordLoadgenRun } from '../run-report.js';
 import { MODES } from './loadgen.js';
 
 interface RunArgs {
@@ -181,23 +181,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
         outDir: args.out,
         enableTrace: args.trace,
         freshConfCount: false,
-        onProgress: (e) =>
-          bar.update(
-            e.completedSamples,
-            e.plannedSamples,
-            `samples${e.sets > 1 ? ` (set ${e.set}/${e.sets})` : ''}`,
-          ),
+        onProgress: testProgress(bar),
       });
       bar.stop();
-      saveConfFiles(args.out, {
+      recordLoadgenRun(args.out, {
+        command: 'run',
+        args,
         userConfPath: args.conf,
         mlperfConfPath: args.mlperfConf,
         mlperfConfText: roundRules(args.round).mlperfConf,
-      });
-      writeRunRecord(args.out, {
-        command: 'run',
-        args,
-        confFiles: [
+        inputs: [
           args.model,
           args.conf,
           args.mlperfConf,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import yargs, { type Argv } from 'yargs';
 import { loadgenCommand } from '../../cli/commands/loadgen.js';
+import { roundRules } from '../../harness/loadgen/rounds.js';
 import {
   type CliResult,
   LOG_FILES,
@@ -154,8 +155,13 @@ describe('bnas loadgen runs', () => {
     expect(result.stdout).toContain('Logs written to run');
 
     const out = join(cwd, 'run');
-    expect(readdirSync(out).sort()).toEqual([...LOG_FILES, 'bnas_run.json'].sort());
+    expect(readdirSync(out).sort()).toEqual(
+      [...LOG_FILES, 'bnas_run.json', 'mlperf.conf', 'user.conf'].sort(),
+    );
     expect(partialFiles(out)).toEqual([]);
+    // the conf files the run read sit beside its logs, as a submission's measurements need them
+    expect(readFileSync(join(out, 'mlperf.conf'), 'utf8')).toBe(roundRules('current').mlperfConf);
+    expect(readFileSync(join(out, 'user.conf'), 'utf8')).toBe(OFFLINE_CONF);
     const summary = readFileSync(join(out, 'mlperf_log_summary.txt'), 'utf8');
     expect(summary).toContain('Scenario : Offline');
     // the verdict printed is the summary's
