@@ -70,6 +70,5 @@ export async function findPeakQps(options: FindQpsOptions): Promise<FindQpsResul
 
 /** Rates are tried with 3 significant digits, so that logs and tables stay readable. */
 function round(qps: number): number {
-  const magnitude = 10 ** (Math.floor(Math.log10(qps)) - 2);
-  return Math.max(Math.round(qps / magnitude) * magnitude, magnitude);
+  return Number(qps.toPrecision(3));
 }
