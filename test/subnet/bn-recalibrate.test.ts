@@ -1,7 +1,7 @@
 /**
  * BN re-calibration (nas.md §10.3): exact statistics on a hand-built net checked against plain-JS
  * arithmetic, the EMA mode against PyTorch's update rule, and the Fashion-MNIST fixture end to end
- * (full model: stats barely move, predictions agree; smallest sub-network: top-1 improves).
+ * (full model: statistics barely move and predictions agree).
  */
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
