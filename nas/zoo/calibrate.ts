@@ -14,8 +14,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { createSession } from '../../harness/sut/onnx-session.js';
+import { cloneModel } from '../onnx/clone.js';
 import { serializeModel } from '../onnx/io.js';
-import { attr, Model, Node } from '../onnx/ir.js';
+import { attr, type Model, type Node } from '../onnx/ir.js';
 import { inferShapes } from '../onnx/shapes.js';
 import { DataType, floatTensor } from '../onnx/tensor.js';
 import { Rng } from './rng.js';
@@ -100,24 +101,9 @@ interface Probe {
 /** A copy of the model whose BNs use batch statistics, with those statistics as its outputs. */
 function statisticsModel(model: Model): { probe: Model; probes: Probe[] } {
   const types = inferShapes(model, { symbols: 1 });
-  const probe = new Model();
-  probe.irVersion = model.irVersion;
-  probe.opsetImports = model.opsetImports;
+  const probe = cloneModel(model);
   const g = probe.graph;
   g.name = `${model.graph.name}-bn-statistics`;
-  g.inputs = model.graph.inputs;
-  g.initializers = new Map(model.graph.initializers);
-  g.nodes = model.graph.nodes.map(
-    (n) =>
-      new Node({
-        name: n.name,
-        opType: n.opType,
-        domain: n.domain,
-        inputs: n.inputs,
-        outputs: n.outputs,
-        attributes: n.attributes,
-      }),
-  );
   const probes: Probe[] = [];
   for (const bn of g.nodes.filter((n) => n.opType === 'BatchNormalization')) {
     const x = bn.inputs[0];

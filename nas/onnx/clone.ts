@@ -1,5 +1,5 @@
 /** A copy of a model whose nodes and lists can be edited without touching the original (tensors are shared, never mutated). */
-import { Graph, Model, Node } from '../onnx/ir.js';
+import { Graph, Model, Node } from './ir.js';
 
 function cloneNode(n: Node): Node {
   const c = new Node({
