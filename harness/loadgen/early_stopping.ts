@@ -159,7 +159,8 @@ export class MinPassingQueriesFinder {
   }
 }
 
-function lowerBound(sorted: number[], value: number): number {
+/** First index whose value is ≥ `value` in an ascending array. */
+export function lowerBound(sorted: ArrayLike<number>, value: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

@@ -5,6 +5,7 @@
  * to it, so completions coming back from worker threads (as messages) are handled while it waits.
  */
 import { monotonicNowNs, waitUntilNs, yieldToEventLoop } from './clock.js';
+import type { TraceSampleRecord } from './log/trace.js';
 import { canonical, Mt19937 } from './rng.js';
 import type { QueryPlan } from './schedule.js';
 import type {
@@ -21,16 +22,7 @@ export interface ResponseSink {
   /** A response to write to mlperf_log_accuracy.json. `data` is only valid during the call. */
   accuracy(seqId: number, qslIndex: number, data: Uint8Array): void;
   /** One sample's timing for mlperf_log_trace.json (only called when tracing is on). */
-  trace?(record: SampleTraceRecord): void;
-}
-
-export interface SampleTraceRecord {
-  sampleSeq: number;
-  querySeq: number;
-  sampleIndex: number;
-  scheduledNs: number;
-  issuedNs: number;
-  completedNs: number;
+  trace?(record: TraceSampleRecord): void;
 }
 
 /** Sequence ids and the TEST01 sampling stream, shared by all phases of one test (C++ SequenceGen). */

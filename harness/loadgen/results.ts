@@ -3,7 +3,7 @@
  * them (results.cc; loadgen.cc in v2.0): sorted latencies, percentiles without interpolation,
  * integer mean, per-scenario metrics, the four validity checks and their recommendation texts.
  */
-import { percentileEarlyStopping, serverEarlyStopping } from './early_stopping.js';
+import { lowerBound, percentileEarlyStopping, serverEarlyStopping } from './early_stopping.js';
 import { formatFixed } from './log/format.js';
 import type { EffectiveSettings, PerformanceResult, RoundRules, Scenario } from './types.js';
 
@@ -154,18 +154,6 @@ function sumRange(values: Float64Array, start: number, end: number): number {
   let s = 0;
   for (let i = start; i < end; i++) s += values[i];
   return s;
-}
-
-/** First index whose value is ≥ `value` in an ascending array. */
-function lowerBound(sorted: Float64Array, value: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function at(sorted: Float64Array, index: number): number {
