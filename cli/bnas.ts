@@ -7,9 +7,11 @@ import { accuracyCommand } from './commands/accuracy.js';
 import { dataCommand } from './commands/data.js';
 import { findQpsCommand } from './commands/find-qps.js';
 import { loadgenCommand } from './commands/loadgen.js';
+import { optimizeCommand } from './commands/optimize.js';
 import { quantizeCommand } from './commands/quantize.js';
 import { reproduceCommand } from './commands/reproduce.js';
 import { runCommand } from './commands/run.js';
+import { searchCommand } from './commands/search.js';
 import { submissionCommand } from './commands/submission.js';
 import { extractCommand, supernetCommand } from './commands/supernet.js';
 import { inspectCommand, zooCommand } from './commands/zoo.js';
@@ -20,6 +22,8 @@ async function main(): Promise<void> {
     .usage(
       '$0 <command> [options]\n\nbnas finds faster variants of an image classifier by hardware-aware NAS, quantizes them to\nINT8, and measures them with an MLPerf-faithful LoadGen.',
     )
+    .command(searchCommand)
+    .command(optimizeCommand)
     .command(reproduceCommand)
     .command(runCommand)
     .command(quantizeCommand)

@@ -1,0 +1,534 @@
+/**
+ * `bnas search`: the hardware-aware search end to end (nas.md §10.5–10.6).
+ *
+ *  1. super-network: the space of the model (supernet/space.ts) and its importance-reordered copy;
+ *  2. data: a reconstruction slice and a disjoint proxy slice of the TRAINING images, in memory;
+ *  3. hardware cost: the per-layer latency table at the harness's SUT settings, built once, checked
+ *     end to end on the full, the smallest and 20 random sub-networks (its fit is then used);
+ *  4. NSGA-II (seeded; every evaluation appended to evaluations.csv): each candidate is extracted,
+ *     reconstructed sequentially on a small slice and scored on the proxy slice;
+ *  5. the front near the pick floors is re-scored with a larger reconstruction; A/B/C are picked;
+ *  6. the picks and the baseline: throughput measured end to end, top-1 on the VALIDATION set once,
+ *     through the harness's accuracy mode; bnas-a/b/c.onnx, pareto.svg, report.md, search.json.
+ *
+ * Resumable: the latency table, the CSV (a replayed GA asks for the same genomes and finds them
+ * there), the re-scored front and the final measurements are all kept in the output folder.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { arrayCalibrationData } from '../../calibration/collect.js';
+import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
+import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
+import { modelPreprocessSpec } from '../../harness/model-info.js';
+import { measureAccuracy, writeFileAtomic } from '../../results/benchmark.js';
+import { buildLatencyTable } from '../latency/measure.js';
+import { type LatencyTable, predictThroughput, saveLatencyTable } from '../latency/table.js';
+import { formatVerification, randomPoints, verifyLatencyTable } from '../latency/verify.js';
+import { loadModel, serializeModel } from '../onnx/io.js';
+import type { Model } from '../onnx/ir.js';
+import { countCost } from '../onnx/macs.js';
+import { folderSamples, type LabelledSamples } from '../subnet/samples.js';
+import { reconstructSequentially, TeacherRows } from '../subnet/sequential.js';
+import { extractSubnetwork } from '../supernet/extract.js';
+import { canonicalPoint, fullPoint, predictMacs, smallestPoint } from '../supernet/point.js';
+import { reorderByImportance } from '../supernet/reorder.js';
+import { buildSearchSpace } from '../supernet/space.js';
+import type { Point, SearchSpace } from '../supernet/types.js';
+import { appendEvaluation, readEvaluationsCsv } from './evaluations-csv.js';
+import { genomeCodec } from './genome.js';
+import { runNsga2 } from './nsga2.js';
+import { paretoSvg } from './pareto-svg.js';
+import { paretoFront, pickVariants } from './picks.js';
+import { predict, scorePredictions } from './proxy.js';
+import { searchReport } from './report.js';
+import type {
+  Candidate,
+  Evaluation,
+  Objectives,
+  Pick,
+  SearchModelResult,
+  SearchOptions,
+  SearchResult,
+} from './types.js';
+
+export const SEARCH_FORMAT = 'bnas.search/1';
+
+/** How much data each stage uses (training images only). */
+export interface SearchDataPlan {
+  /** Images the candidates are reconstructed from during the GA. */
+  searchReconstruction: number;
+  /** Output positions per image and layer during the GA. */
+  searchPositions: number;
+  /** Images (and positions) of the final reconstruction of the front and the picks. */
+  finalReconstruction: number;
+  finalPositions: number;
+  /** Held-out images of the accuracy proxy (the last ones of the training list). */
+  proxy: number;
+  /** Front members re-scored with the final reconstruction. */
+  rescore: number;
+}
+
+export const DEFAULT_DATA_PLAN: SearchDataPlan = {
+  searchReconstruction: 256,
+  searchPositions: 8,
+  finalReconstruction: 1000,
+  finalPositions: 16,
+  proxy: 1000,
+  rescore: 6,
+};
+
+interface Manifest {
+  format: typeof SEARCH_FORMAT;
+  model: { path: string; sha256: string };
+  trainData: string;
+  valData: string;
+  seed: number;
+  population: number;
+  generations: number;
+  sut: SearchOptions['sut'];
+  rules: SearchOptions['rules'];
+  data: SearchDataPlan;
+}
+
+interface Rescored extends Candidate {
+  point: Point;
+  macs: number;
+  agreement: number;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function readJson<T>(path: string): T | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+}
+
+function writeJson(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Checks the folder holds nothing or a search of the same inputs; returns true when it is resumed. */
+function claimFolder(outDir: string, manifest: Manifest): boolean {
+  const path = join(outDir, 'search.json');
+  const old = readJson<Manifest>(path);
+  if (!old) {
+    if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+      throw new Error(`${outDir} exists and is not a bnas search folder; choose another --out`);
+    }
+    mkdirSync(outDir, { recursive: true });
+    writeJson(path, manifest);
+    return false;
+  }
+  const differs = (
+    ['model', 'trainData', 'valData', 'seed', 'population', 'generations', 'sut', 'rules', 'data'] as const
+  ).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(manifest[k]));
+  if (differs.length > 0) {
+    throw new Error(
+      `${outDir} holds a search with other settings (${differs.join(', ')}); resume with the same settings or choose another --out`,
+    );
+  }
+  return true;
+}
+
+/** Labelled training images [offset, offset + count), preprocessed once and held in memory. */
+async function trainingSlice(
+  dir: string,
+  modelPath: string,
+  spec: PreprocessSpec,
+  offset: number,
+  count: number,
+): Promise<LabelledSamples> {
+  const s = await folderSamples(dir, modelPath, { offset, count, spec });
+  const data = await s.load(0, s.count);
+  return { ...arrayCalibrationData(data, s.sampleShape), labels: s.labels, files: s.files };
+}
+
+export async function runSearch(
+  options: SearchOptions,
+  plan: SearchDataPlan = DEFAULT_DATA_PLAN,
+): Promise<SearchResult> {
+  const started = performance.now();
+  const log = options.log;
+  const outDir = options.outDir;
+  const sourceBytes = new Uint8Array(readFileSync(options.modelPath));
+  const manifest: Manifest = {
+    format: SEARCH_FORMAT,
+    model: { path: options.modelPath, sha256: sha256(sourceBytes) },
+    trainData: options.trainData,
+    valData: options.valData,
+    seed: options.seed,
+    population: options.population,
+    generations: options.generations,
+    sut: options.sut,
+    rules: options.rules,
+    data: plan,
+  };
+  const resumed = claimFolder(outDir, manifest);
+  const finished = readJson<SearchResult>(join(outDir, 'result.json'));
+  if (finished) {
+    log(`${outDir}: the search is complete (result.json); reusing it`);
+    return finished;
+  }
+  if (resumed) log(`${outDir}: resuming the search found there`);
+
+  // 1. Super-network.
+  const source = loadModel(options.modelPath);
+  const space = buildSearchSpace(source);
+  const teacher = reorderByImportance(source, space).model;
+  writeJson(join(outDir, 'space.json'), space);
+  log(
+    `super-network: ${space.groups.filter((g) => g.elastic).length} elastic channel groups, ${space.skippable_blocks.length} skippable blocks, ${Number(space.size).toLocaleString('en-US')} sub-networks`,
+  );
+
+  // 2. Data: reconstruction images first, proxy images last; never the validation set.
+  const spec = await modelPreprocessSpec(options.modelPath, options.preprocess);
+  const trainCount = readImageNetFolder(options.trainData, { checkFiles: false }).samples.length;
+  const proxyCount = Math.min(plan.proxy, Math.floor(trainCount / 3));
+  const reconCount = Math.min(plan.finalReconstruction, trainCount - proxyCount);
+  if (proxyCount < 50 || reconCount < 50) {
+    throw new Error(`${options.trainData}: ${trainCount} training images are too few (need at least 150)`);
+  }
+  log(
+    `data: ${reconCount} training images for reconstruction (${Math.min(plan.searchReconstruction, reconCount)} during the search), ${proxyCount} held-out training images for the accuracy proxy`,
+  );
+  const recon = await trainingSlice(options.trainData, options.modelPath, spec, 0, reconCount);
+  const proxy = await trainingSlice(
+    options.trainData,
+    options.modelPath,
+    spec,
+    trainCount - proxyCount,
+    proxyCount,
+  );
+  const searchRecon = { ...recon, count: Math.min(plan.searchReconstruction, reconCount) };
+  const threads = options.sut.threadsPerWorker;
+  const teacherPredictions = await predict(teacher, proxy, { threads: availableParallelism() });
+  const baselineProxy = scorePredictions(teacherPredictions, proxy.labels);
+  log(
+    `baseline proxy top-1: ${baselineProxy.accuracy.toFixed(2)} % on ${proxyCount} held-out training images`,
+  );
+
+  // 3. Latency table at the harness's settings, verified end to end.
+  const table = await latencyTable(options, teacher, space);
+  const full = fullPoint(space);
+  const throughputOf = (p: Point) => predictThroughput(table, space, p, options.sut.workers);
+  const baseline: Objectives = { accuracy: baselineProxy.accuracy, throughput: throughputOf(full) };
+
+  // 4. NSGA-II.
+  const codec = genomeCodec(space);
+  const csvPath = join(outDir, 'evaluations.csv');
+  const known = new Map<string, Evaluation>();
+  for (const e of readEvaluationsCsv(csvPath)) known.set(JSON.stringify(canonicalPoint(space, e.point)), e);
+  if (known.size > 0) log(`evaluations.csv: ${known.size} sub-networks already evaluated`);
+  const searchRows = new TeacherRows(teacher, searchRecon, {
+    positionsPerImage: plan.searchPositions,
+    seed: options.seed,
+    batchSize: 64,
+    threads,
+  });
+  let index = known.size;
+  const planned = options.population * (options.generations + 1);
+  const budgetMs = options.budgetMinutes * 60_000;
+  const gaStart = performance.now();
+  const bar = options.progress?.('search');
+  let done = 0;
+  const ga = await runNsga2({
+    geneOptions: codec.geneOptions,
+    populationSize: options.population,
+    generations: options.generations,
+    seed: options.seed,
+    initial: [codec.encode(full), codec.encode(smallestPoint(space))],
+    canonicalKey: codec.key,
+    shouldStop: () => performance.now() - gaStart > budgetMs,
+    evaluate: async (genomes, generation) => {
+      const out: Objectives[] = [];
+      for (const genome of genomes) {
+        const point = canonicalPoint(space, codec.decode(genome));
+        const key = JSON.stringify(point);
+        let e = known.get(key);
+        if (!e) {
+          const t0 = performance.now();
+          const sub = extractSubnetwork(teacher, space, point);
+          const { model } = await reconstructSequentially(teacher, sub, space, point, searchRows, {
+            positionsPerImage: plan.searchPositions,
+            seed: options.seed,
+            threads,
+          });
+          const score = scorePredictions(
+            await predict(model, proxy, { threads }),
+            proxy.labels,
+            teacherPredictions,
+          );
+          e = {
+            index: index++,
+            generation,
+            genome,
+            point,
+            accuracy: score.accuracy,
+            agreement: score.agreement,
+            throughput: throughputOf(point),
+            macs: predictMacs(space, point),
+            seconds: (performance.now() - t0) / 1000,
+          };
+          appendEvaluation(csvPath, e);
+          known.set(key, e);
+        }
+        out.push({ accuracy: e.accuracy, throughput: e.throughput });
+        bar?.update(++done, planned);
+      }
+      return out;
+    },
+    onGeneration: (generation, population) => {
+      const best = population.reduce((a, b) => (b.objectives.accuracy > a.objectives.accuracy ? b : a));
+      log(
+        `generation ${generation}: ${known.size} evaluated, ${((performance.now() - gaStart) / 60000).toFixed(1)} of ${options.budgetMinutes} min; best proxy top-1 in population ${best.objectives.accuracy.toFixed(2)} %`,
+      );
+    },
+  });
+  bar?.stop();
+  log(
+    `search: ${ga.generationsRun} generations, ${known.size} sub-networks evaluated${ga.generationsRun < options.generations ? ' (stopped by the time budget)' : ''}`,
+  );
+
+  // 5. Re-score the front near the floors with the final reconstruction, then pick.
+  const all = [...known.values()];
+  const picked = await rescoreAndPick(
+    options,
+    plan,
+    teacher,
+    space,
+    recon,
+    proxy,
+    teacherPredictions,
+    all,
+    baseline,
+  );
+
+  // 6. Picks and baseline: files, end-to-end throughput, validation top-1 once.
+  const result = await finish(options, teacher, space, table, baseline, picked, all.length, started);
+  writeJson(join(outDir, 'result.json'), result);
+  return result;
+}
+
+async function latencyTable(
+  options: SearchOptions,
+  teacher: Model,
+  space: SearchSpace,
+): Promise<LatencyTable> {
+  const path = join(options.outDir, 'latency.json');
+  const bar = options.progress?.('latency table');
+  const table = await buildLatencyTable(teacher, space, {
+    batchSize: options.sut.batchSize,
+    threads: options.sut.threadsPerWorker,
+    statistic: 'min',
+    path,
+    onProgress: (done, total) => bar?.update(done, total),
+    onLog: options.log,
+  });
+  bar?.stop();
+  if (!table.fit) {
+    const points = [fullPoint(space), smallestPoint(space), ...randomPoints(space, 20, options.seed)];
+    const labels = ['full', 'smallest', ...points.slice(2).map((_, i) => `random ${i + 1}`)];
+    const vbar = options.progress?.('latency check');
+    const v = await verifyLatencyTable(table, space, teacher, points, {
+      labels,
+      onProgress: (d, t) => vbar?.update(d, t),
+    });
+    vbar?.stop();
+    table.fit = v.fit;
+    saveLatencyTable(table, path);
+    writeFileAtomic(join(options.outDir, 'latency-check.txt'), `${formatVerification(v).join('\n')}\n`);
+  }
+  const check = readFileSync(join(options.outDir, 'latency-check.txt'), 'utf8').split('\n');
+  for (const line of check.slice(0, 4)) options.log(line);
+  return table;
+}
+
+async function rescoreAndPick(
+  options: SearchOptions,
+  plan: SearchDataPlan,
+  teacher: Model,
+  space: SearchSpace,
+  recon: LabelledSamples,
+  proxy: LabelledSamples,
+  teacherPredictions: Int32Array,
+  all: Evaluation[],
+  baseline: Objectives,
+): Promise<{ picks: Pick<Rescored>[]; rescored: Rescored[]; models: Map<string, Model> }> {
+  const candidates: Rescored[] = all.map((e) => ({
+    key: JSON.stringify(e.point),
+    point: e.point,
+    accuracy: e.accuracy,
+    throughput: e.throughput,
+    macs: e.macs,
+    agreement: e.agreement,
+  }));
+  const floor = baseline.accuracy - options.rules.aDrop - 2;
+  const front = paretoFront(candidates.filter((c) => c.throughput > baseline.throughput));
+  const chosen = front
+    .filter((c) => c.accuracy >= floor)
+    .sort((a, b) => b.throughput - a.throughput)
+    .slice(0, plan.rescore);
+  const cachePath = join(options.outDir, 'rescored.json');
+  const cache = new Map<string, Rescored>((readJson<Rescored[]>(cachePath) ?? []).map((r) => [r.key, r]));
+  const rows = new TeacherRows(teacher, recon, {
+    positionsPerImage: plan.finalPositions,
+    seed: options.seed,
+    batchSize: 64,
+    threads: options.sut.threadsPerWorker,
+  });
+  const models = new Map<string, Model>();
+  const rebuild = async (c: Rescored) => {
+    const sub = extractSubnetwork(teacher, space, c.point);
+    const { model } = await reconstructSequentially(teacher, sub, space, c.point, rows, {
+      positionsPerImage: plan.finalPositions,
+      seed: options.seed,
+      threads: options.sut.threadsPerWorker,
+    });
+    models.set(c.key, model);
+    return model;
+  };
+  const bar = options.progress?.('re-score front');
+  const rescored: Rescored[] = [];
+  for (const [i, c] of chosen.entries()) {
+    let r = cache.get(c.key);
+    if (!r) {
+      const model = await rebuild(c);
+      const score = scorePredictions(await predict(model, proxy), proxy.labels, teacherPredictions);
+      r = { ...c, accuracy: score.accuracy, agreement: score.agreement };
+      cache.set(c.key, r);
+      writeJson(cachePath, [...cache.values()]);
+    }
+    rescored.push(r);
+    bar?.update(i + 1, chosen.length);
+  }
+  bar?.stop();
+  options.log(
+    `re-scored ${rescored.length} front members with ${recon.count} images × ${plan.finalPositions} positions: ${rescored.map((r) => `${(r.throughput / baseline.throughput).toFixed(2)}× ${r.accuracy.toFixed(2)} %`).join(', ')}`,
+  );
+  const picks = pickVariants(rescored, baseline, options.rules);
+  for (const p of picks) if (p.candidate && !models.has(p.candidate.key)) await rebuild(p.candidate);
+  return { picks, rescored, models };
+}
+
+async function finish(
+  options: SearchOptions,
+  teacher: Model,
+  space: SearchSpace,
+  table: LatencyTable,
+  baselineObjectives: Objectives,
+  picked: { picks: Pick<Rescored>[]; rescored: Rescored[]; models: Map<string, Model> },
+  evaluated: number,
+  started: number,
+): Promise<SearchResult> {
+  const outDir = options.outDir;
+  const points = [
+    fullPoint(space),
+    ...picked.picks.filter((p) => p.candidate).map((p) => p.candidate!.point),
+  ];
+  const measured = await verifyLatencyTable(table, space, teacher, points, {
+    labels: ['baseline', ...picked.picks.filter((p) => p.candidate).map((p) => p.name)],
+  });
+  const e2e = (i: number) =>
+    (options.sut.workers * options.sut.batchSize * 1000) / measured.points[i].measuredMs;
+  const sut = {
+    workers: options.sut.workers,
+    threadsPerWorker: options.sut.threadsPerWorker,
+    batchSize: options.sut.batchSize,
+    maxBatchWaitUs: 0,
+    spinning: false,
+    pin: true,
+  };
+  const valTop1 = async (name: string, path: string) =>
+    (
+      await measureAccuracy({
+        modelPath: path,
+        dataDir: options.valData,
+        preset: options.preprocess,
+        cacheRoot: options.cacheRoot,
+        sut,
+        outDir: join(outDir, 'accuracy', name),
+        label: `${name} validation top-1`,
+        progress: options.progress,
+      })
+    ).top1;
+
+  const sourceCost = countCost(teacher);
+  const baseline: SearchModelResult = {
+    name: 'baseline',
+    modelPath: options.modelPath,
+    point: null,
+    macs: sourceCost.macs,
+    params: sourceCost.params,
+    proxyAccuracy: baselineObjectives.accuracy,
+    valAccuracy: existsSync(join(outDir, 'accuracy', 'baseline', 'accuracy.txt'))
+      ? readTop1(join(outDir, 'accuracy', 'baseline', 'accuracy.txt'))
+      : await valTop1('baseline', options.modelPath),
+    throughput: e2e(0),
+  };
+  const picks: SearchModelResult[] = [];
+  let m = 1;
+  for (const p of picked.picks) {
+    if (!p.candidate) {
+      options.log(`${p.name}: no pick (${p.note ?? p.rule})`);
+      continue;
+    }
+    const model = picked.models.get(p.candidate.key)!;
+    model.setMetadata('bnas.search.point', JSON.stringify(p.candidate.point));
+    model.setMetadata('bnas.search.rule', p.rule);
+    const path = join(outDir, `${p.name}.onnx`);
+    writeFileAtomic(path, serializeModel(model));
+    const cost = countCost(model);
+    const accPath = join(outDir, 'accuracy', p.name, 'accuracy.txt');
+    picks.push({
+      name: p.name,
+      modelPath: path,
+      point: p.candidate.point,
+      macs: cost.macs,
+      params: cost.params,
+      proxyAccuracy: p.candidate.accuracy,
+      valAccuracy: existsSync(accPath) ? readTop1(accPath) : await valTop1(p.name, path),
+      throughput: e2e(m++),
+      rule: p.rule,
+      note: p.note,
+    });
+  }
+  const result: SearchResult = { outDir, baseline, picks, evaluated };
+  const all = readEvaluationsCsv(join(outDir, 'evaluations.csv'));
+  writeFileAtomic(
+    join(outDir, 'pareto.svg'),
+    paretoSvg({
+      points: all,
+      front: paretoFront(all.map((e) => ({ ...e, key: String(e.index) }))),
+      picks: picked.picks
+        .filter((p) => p.candidate)
+        .map((p) => ({ name: p.name.slice(-1).toUpperCase(), ...p.candidate! })),
+      baseline: baselineObjectives,
+      title: `Search of ${options.modelPath}: ${all.length} sub-networks (predicted throughput, proxy top-1)`,
+      drops: [options.rules.aDrop, options.rules.cDrop],
+    }),
+  );
+  writeFileAtomic(
+    join(outDir, 'report.md'),
+    searchReport({
+      options,
+      space,
+      result,
+      picks: picked.picks,
+      rescored: picked.rescored,
+      latencyCheck: readFileSync(join(outDir, 'latency-check.txt'), 'utf8'),
+      finalLatency: formatVerification(measured),
+      baselineObjectives,
+      seconds: (performance.now() - started) / 1000,
+    }),
+  );
+  return result;
+}
+
+function readTop1(path: string): number {
+  const m = /accuracy=([\d.]+)%/.exec(readFileSync(path, 'utf8'));
+  if (!m) throw new Error(`${path}: no "accuracy=…%" line`);
+  return Number(m[1]);
+}
