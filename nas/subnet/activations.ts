@@ -45,12 +45,17 @@ export class ActivationProbe {
       throw new Error(`activations: the model has ${inputs.length} inputs, 1 expected`);
     const probed = cloneModel(model);
     const g = probed.graph;
-    const have = new Set(g.outputs.map((o) => o.name));
     for (const v of values) {
       if (!g.producer(v) && !g.isGraphInput(v)) throw new Error(`activations: no value '${v}' in the model`);
-      if (!have.has(v)) g.outputs.push({ name: v, elemType: DataType.FLOAT, shape: null });
-      have.add(v);
     }
+    // Only the probed values are outputs, so nodes after them are cut and a run costs only the prefix.
+    const kept = new Map(g.outputs.map((o) => [o.name, o]));
+    g.outputs = [...new Set(values)].map(
+      (v) => kept.get(v) ?? { name: v, elemType: DataType.FLOAT, shape: null },
+    );
+    g.invalidate();
+    g.removeDeadNodes();
+    g.removeUnusedInitializers();
     const session = await createSession(serializeModel(probed), {
       intraOpThreads: threads,
       spinning: false,

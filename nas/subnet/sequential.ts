@@ -26,10 +26,9 @@ import type { SampleSource } from './bn-recalibrate.js';
 import { NormalEquations } from './least-squares.js';
 import { type FittableLayer, fittableLayers, LayerRows, writeLayer } from './reconstruct.js';
 
+/** Positions per image and their seed are the TeacherRows' (student and teacher rows must line up). */
 export interface SequentialOptions {
-  positionsPerImage?: number;
   lambda?: number;
-  seed?: number;
   batchSize?: number;
   threads?: number;
   onProgress?: (done: number, total: number) => void;
@@ -55,7 +54,7 @@ export class TeacherRows {
   constructor(
     teacher: Model,
     readonly samples: SampleSource,
-    private readonly options: { positionsPerImage: number; seed: number; batchSize: number; threads: number },
+    readonly options: { positionsPerImage: number; seed: number; batchSize: number; threads: number },
   ) {
     this.teacher = foldedCopy(teacher);
   }
@@ -178,7 +177,8 @@ function layerTargets(
 
 /**
  * The sub-network `sub` (extracted from `teacher` at `point`), BN-folded and reconstructed layer by
- * layer. `teacherRows` may be shared between calls with the same teacher and samples.
+ * layer. `teacherRows` may be shared between calls with the same teacher; its samples, positions
+ * per image and seed are the ones used.
  */
 export async function reconstructSequentially(
   teacher: Model,
@@ -189,8 +189,8 @@ export async function reconstructSequentially(
   options: SequentialOptions = {},
 ): Promise<{ model: Model; layers: string[] }> {
   const { widths, skip } = resolvePoint(space, point);
-  const per = options.positionsPerImage ?? 16;
-  const seed = options.seed ?? 1;
+  const per = teacherRows.options.positionsPerImage;
+  const seed = teacherRows.options.seed;
   const lambda = options.lambda ?? 1e-3;
   const batch = options.batchSize ?? 64;
   const threads = options.threads ?? 1;
