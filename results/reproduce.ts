@@ -3,7 +3,7 @@
  * and BNAS-A/B/C (zoo models with seeded weights), Offline throughput through the harness on
  * synthetic images and the highest VALID Server rate at the 15 ms p99 bound.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -12,12 +12,11 @@ import { quantizeModel } from '../calibration/quantize.js';
 import { readImageNetFolder } from '../datasets/imagenet-layout.js';
 import { synthesizeDataset } from '../datasets/synth.js';
 import { modelPreprocessSpec } from '../harness/model-info.js';
-import { ModelRunner } from '../harness/model-runner.js';
-import { searchServerQps } from '../harness/server-search.js';
 import { loadModel, saveModel } from '../nas/onnx/io.js';
 import { countCost } from '../nas/onnx/macs.js';
 import { loadArchitecture } from '../nas/zoo/arch.js';
 import { buildModel } from '../nas/zoo/build.js';
+import { benchmarkModel, once } from './benchmark.js';
 import { describeMachine } from './machine.js';
 import { markdownTable, type ReproduceReport, type ReproduceRow, ratioChartSvg } from './reproduce-report.js';
 
@@ -43,16 +42,6 @@ export interface ReproduceOptions {
   progress?: (label: string) => { update(done: number, total: number): void; stop(): void };
 }
 
-/** Builds `make(tmp)` into a temporary sibling and renames it into place, so a half-made file never looks done. */
-async function once(path: string, make: (tmp: string) => Promise<void>): Promise<string> {
-  if (existsSync(path)) return path;
-  const tmp = `${path}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  await make(tmp);
-  renameSync(tmp, path);
-  return path;
-}
-
 function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
@@ -73,86 +62,34 @@ interface Subject {
 /** Offline throughput (one single-thread session per core), then the Server search (one session on all cores). */
 async function measure(options: ReproduceOptions, subject: Subject): Promise<ReproduceRow> {
   const cores = availableParallelism();
-  const label = `${subject.name} ${subject.precision}`;
-  const offlineSeconds = options.official ? 600 : options.offlineSeconds;
-  options.log(`${label}: Offline (${cores} workers × 1 thread)…`);
-  const offline = await ModelRunner.open({
+  const sut = { batchSize: 1, maxBatchWaitUs: 0, spinning: false, pin: true };
+  const result = await benchmarkModel({
+    label: `${subject.name} ${subject.precision}`,
     modelPath: subject.modelPath,
     dataDir: subject.dataDir,
     cacheRoot: options.cacheRoot,
-    sut: { workers: cores, threadsPerWorker: 1, batchSize: 1, maxBatchWaitUs: 0, spinning: false, pin: true },
+    offlineSut: { workers: cores, threadsPerWorker: 1, ...sut },
+    serverSut: { workers: 1, threadsPerWorker: cores, ...sut },
+    official: options.official,
+    offlineSeconds: options.offlineSeconds,
+    trialSeconds: options.trialSeconds,
+    maxTrials: options.maxTrials,
+    round: options.round,
+    runsDir: subject.runs,
+    log: options.log,
+    progress: options.progress,
   });
-  let offlineRate = 0;
-  let offlineValid = false;
-  try {
-    if (offline.startError) throw offline.startError;
-    const estimate = await offline.run({
-      scenario: 'Offline',
-      mode: 'PerformanceOnly',
-      round: options.round,
-      userConfText:
-        'resnet50.Offline.target_qps = 10\nresnet50.Offline.min_duration = 2000\nresnet50.Offline.min_query_count = 1\n',
-      outDir: join(subject.runs, 'offline-estimate'),
-    });
-    // Sized 25 % above the estimate, so that a run that speeds up still lasts the minimum duration.
-    const expected = (estimate.performance?.samplesPerSecond ?? 1) * 1.25;
-    const conf = options.official
-      ? `resnet50.Offline.target_qps = ${expected.toFixed(1)}\n`
-      : `resnet50.Offline.target_qps = ${expected.toFixed(1)}\nresnet50.Offline.min_duration = ${offlineSeconds * 1000}\nresnet50.Offline.min_query_count = 1\n`;
-    const bar = options.progress?.(`${label} Offline`);
-    const result = await offline.run({
-      scenario: 'Offline',
-      mode: 'PerformanceOnly',
-      round: options.round,
-      userConfText: conf,
-      outDir: join(subject.runs, 'offline'),
-      onProgress: (e) => bar?.update(e.completedSamples, e.plannedSamples),
-    });
-    bar?.stop();
-    offlineRate = result.performance?.samplesPerSecond ?? 0;
-    offlineValid = (result.performance?.valid ?? false) && result.errors === 0;
-    options.log(`${label}: Offline ${offlineRate.toFixed(1)} samples/s${offlineValid ? '' : ' (INVALID)'}`);
-  } finally {
-    await offline.close();
-  }
-
-  options.log(`${label}: Server search (1 worker × ${cores} threads)…`);
-  const server = await ModelRunner.open({
-    modelPath: subject.modelPath,
-    dataDir: subject.dataDir,
-    cacheRoot: options.cacheRoot,
-    sut: { workers: 1, threadsPerWorker: cores, batchSize: 1, maxBatchWaitUs: 0, spinning: false, pin: true },
-  });
-  try {
-    if (server.startError) throw server.startError;
-    const search = await searchServerQps({
-      runner: server,
-      outDir: join(subject.runs, 'server'),
-      round: options.round,
-      trialMs: (options.official ? 600 : options.trialSeconds) * 1000,
-      startQps: Math.max(1, offlineRate * 0.5),
-      maxTrials: options.maxTrials,
-      relativeTolerance: 0.05,
-      onTrial: (t, i) =>
-        options.log(
-          `  trial ${i}: ${t.targetQps} qps → ${t.valid ? 'VALID' : `INVALID (${t.reason ?? ''})`}`,
-        ),
-    });
-    options.log(`${label}: Server ${search.note ?? `${search.bestQps} qps`}`);
-    return {
-      model: subject.name,
-      precision: subject.precision,
-      macs: subject.macs,
-      params: subject.params,
-      offlineSamplesPerSecond: offlineRate,
-      offlineValid,
-      serverQps: search.bestQps,
-      serverNote: search.note,
-      unloadedLatencyMs: search.unloadedLatencyNs / 1e6,
-    };
-  } finally {
-    await server.close();
-  }
+  return {
+    model: subject.name,
+    precision: subject.precision,
+    macs: subject.macs,
+    params: subject.params,
+    offlineSamplesPerSecond: result.offlineSamplesPerSecond,
+    offlineValid: result.offlineValid,
+    serverQps: result.serverQps,
+    serverNote: result.serverNote,
+    unloadedLatencyMs: result.unloadedLatencyMs,
+  };
 }
 
 export async function reproduce(

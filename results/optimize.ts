@@ -1,0 +1,604 @@
+/**
+ * bnas optimize: the whole product pipeline in one call. (1) the BootstrapNAS search over the
+ * model's supernet (baseline and picks BNAS-A/B/C, FP32, with validation accuracies); (2) INT8
+ * (minmax QDQ) of the baseline and each pick, calibrated on training images; (3) validation top-1
+ * of each INT8 model in the harness's accuracy mode; (4) Offline throughput and the Server search
+ * at the 15 ms p99 bound for every FP32 and INT8 model; (5) table.md, results.json, chart.svg.
+ *
+ * The output folder is never overwritten: a new one is made, and an existing one is accepted only
+ * when it holds an unfinished optimize of the same model with the same settings, which then
+ * resumes (the search resumes by itself; INT8 files that exist and results already in
+ * progress.json are kept). Every file is written under a temporary name and renamed into place.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { type ImageList, imageCalibrationData, readImageList } from '../calibration/images.js';
+import { quantizeModel } from '../calibration/quantize.js';
+import { readImageNetFolder } from '../datasets/imagenet-layout.js';
+import { modelPreprocessSpec } from '../harness/model-info.js';
+import type { SutSettings } from '../harness/model-runner.js';
+import { loadModel, saveModel } from '../nas/onnx/io.js';
+import { runSearch } from '../nas/search/run.js';
+import type {
+  PickName,
+  PickRules,
+  SearchModelResult,
+  SearchOptions,
+  SearchResult,
+  SearchSutSettings,
+} from '../nas/search/types.js';
+import {
+  type AccuracyOptions,
+  type AccuracyResult,
+  type BenchmarkOptions,
+  type BenchmarkResult,
+  benchmarkModel,
+  describeSut,
+  measureAccuracy,
+  type ProgressFactory,
+  writeFileAtomic,
+} from './benchmark.js';
+import { describeMachine } from './machine.js';
+import {
+  markdownReport,
+  OPTIMIZE_MODELS,
+  type OptimizeModelName,
+  type OptimizePickInfo,
+  type OptimizeReport,
+  type OptimizeRow,
+  tradeoffChartSvg,
+} from './optimize-report.js';
+
+export const OPTIMIZE_FORMAT = 'bnas.optimize/1';
+
+export interface OptimizeOptions {
+  /** The pre-trained FP32 ONNX classifier: the baseline and the teacher of the search. */
+  modelPath: string;
+  /** ImageNet-layout folder of training images: the search's proxy and BN data, and INT8 calibration. */
+  trainData: string;
+  /** ImageNet-layout folder of validation images: the final accuracies. */
+  valData: string;
+  /** Preprocessing preset (default: the model's metadata). */
+  preprocess?: string;
+  /** Output folder (see defaultOptimizeOut); never overwritten, resumed when it holds an unfinished optimize. */
+  outDir: string;
+  /** Wall-clock budget of the search's NSGA-II phase (minutes). */
+  budgetMinutes: number;
+  seed: number;
+  population: number;
+  generations: number;
+  /** The SUT of the search's throughput estimates and of every benchmark here. */
+  sut: SearchSutSettings;
+  rules: PickRules;
+  /** Quantize the baseline and picks and measure the INT8 models too. */
+  int8: boolean;
+  /** Make the Server search (else only Offline). */
+  server: boolean;
+  /** Shortened Offline run length (s). */
+  offlineSeconds: number;
+  /** Shortest Server trial (s). */
+  trialSeconds: number;
+  /** Most Server trials per model. */
+  maxTrials: number;
+  /** Offline estimate run before each Offline run (s; default 2). */
+  estimateSeconds?: number;
+  /** LoadGen round rules (default "current"). */
+  round?: string;
+  /** Calibration images taken from the training folder when it has no cal_image_list.txt (default 500). */
+  calibrationImages?: number;
+  cacheRoot?: string;
+  log: (line: string) => void;
+  progress?: ProgressFactory;
+}
+
+/** What optimize calls for the search and the measurements; tests replace them. */
+export interface OptimizeDeps {
+  runSearch: (options: SearchOptions) => Promise<SearchResult>;
+  benchmark?: (options: BenchmarkOptions) => Promise<BenchmarkResult>;
+  accuracy?: (options: AccuracyOptions) => Promise<AccuracyResult>;
+}
+
+/** The Server latency bound of ResNet-50 (ms). */
+const LATENCY_BOUND_MS = 15;
+const DEFAULT_CALIBRATION_IMAGES = 500;
+/** Rough time the search needs beyond its NSGA-II budget (supernet, latency table, BN, final checks), s. */
+const SEARCH_OVERHEAD_SECONDS = 180;
+
+/** results/optimize/<host>/<timestamp> under `root`. */
+export function defaultOptimizeOut(root = join('results', 'optimize')): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return join(root, hostname(), stamp);
+}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The settings an unfinished optimize must be resumed with (anything else would mix measurements). */
+function fingerprint(options: OptimizeOptions): Record<string, unknown> {
+  return {
+    trainData: resolve(options.trainData),
+    valData: resolve(options.valData),
+    preprocess: options.preprocess ?? null,
+    budgetMinutes: options.budgetMinutes,
+    seed: options.seed,
+    population: options.population,
+    generations: options.generations,
+    sut: { ...options.sut },
+    rules: { ...options.rules },
+    int8: options.int8,
+    server: options.server,
+    offlineSeconds: options.offlineSeconds,
+    trialSeconds: options.trialSeconds,
+    maxTrials: options.maxTrials,
+    estimateSeconds: options.estimateSeconds ?? 2,
+    round: options.round ?? 'current',
+  };
+}
+
+interface Manifest {
+  format: string;
+  model: string;
+  modelSha256: string;
+  settings: Record<string, unknown>;
+  started: string;
+}
+
+interface Progress {
+  /** Validation top-1 of the INT8 models, by model name. */
+  accuracy: Record<string, AccuracyResult>;
+  /** Benchmarks by "<name> <precision>". */
+  benchmarks: Record<string, BenchmarkResult>;
+}
+
+/**
+ * Makes the output folder, or accepts an existing one that holds an unfinished optimize of the
+ * same model with the same settings (or is empty). Returns the manifest and whether it resumes.
+ */
+function prepareOutDir(dir: string, fresh: Manifest): { manifest: Manifest; resumed: boolean } {
+  const manifestPath = join(dir, 'optimize.json');
+  const refuse = (why: string) =>
+    new Error(`${dir} ${why}; bnas never overwrites results: choose another --out`);
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw refuse('exists and is not a folder');
+    if (existsSync(manifestPath)) {
+      const old = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+      if (old.format !== OPTIMIZE_FORMAT) throw refuse(`holds an optimize of another format (${old.format})`);
+      if (old.modelSha256 !== fresh.modelSha256) {
+        throw refuse(
+          `holds an optimize of another model: ${old.model} (sha256 ${old.modelSha256.slice(0, 12)}…), not ${fresh.model} (sha256 ${fresh.modelSha256.slice(0, 12)}…)`,
+        );
+      }
+      if (existsSync(join(dir, 'results.json'))) throw refuse('holds a finished optimize (results.json)');
+      const changed = Object.keys(fresh.settings).filter(
+        (k) => JSON.stringify(old.settings[k]) !== JSON.stringify(fresh.settings[k]),
+      );
+      if (changed.length > 0) {
+        throw refuse(
+          `holds an unfinished optimize with other settings (${changed.map((k) => `${k}: ${JSON.stringify(old.settings[k])} there, ${JSON.stringify(fresh.settings[k])} now`).join('; ')}); resume it with the same options`,
+        );
+      }
+      return { manifest: old, resumed: true };
+    }
+    if (readdirSync(dir).length > 0) throw refuse('exists and holds no bnas optimize (no optimize.json)');
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(manifestPath, `${JSON.stringify(fresh, null, 2)}\n`);
+  return { manifest: fresh, resumed: false };
+}
+
+function readProgress(dir: string): Progress {
+  const path = join(dir, 'progress.json');
+  if (!existsSync(path)) return { accuracy: {}, benchmarks: {} };
+  const p = JSON.parse(readFileSync(path, 'utf8')) as Partial<Progress>;
+  return { accuracy: p.accuracy ?? {}, benchmarks: p.benchmarks ?? {} };
+}
+
+function writeProgress(dir: string, progress: Progress): void {
+  writeFileAtomic(join(dir, 'progress.json'), `${JSON.stringify(progress, null, 2)}\n`);
+}
+
+/** The calibration images: the training folder's cal_image_list.txt, else its first `count` images. */
+export function calibrationList(
+  trainData: string,
+  count = DEFAULT_CALIBRATION_IMAGES,
+): ImageList & { source: string } {
+  const listFile = join(trainData, 'cal_image_list.txt');
+  if (existsSync(listFile)) return { ...readImageList(trainData, listFile), source: 'cal_image_list.txt' };
+  const files = readImageNetFolder(trainData)
+    .samples.slice(0, count)
+    .map((s) => s.file);
+  return { dir: trainData, files, source: `the first ${files.length} images of val_map.txt` };
+}
+
+export interface TimePlanStep {
+  step: string;
+  seconds: number;
+  detail: string;
+}
+
+/** About how long each step takes (s), for the options and a data set of `valImages` images. */
+export function timePlan(
+  options: Pick<
+    OptimizeOptions,
+    'budgetMinutes' | 'int8' | 'server' | 'offlineSeconds' | 'trialSeconds' | 'maxTrials' | 'estimateSeconds'
+  >,
+  valImages: number,
+  models = 4,
+): TimePlanStep[] {
+  const estimate = options.estimateSeconds ?? 2;
+  const server = options.server ? 3 + options.maxTrials * options.trialSeconds + 1 : 0;
+  const perBenchmark = 3 + estimate + options.offlineSeconds + server;
+  const subjects = options.int8 ? 2 * models : models;
+  const steps: TimePlanStep[] = [
+    {
+      step: 'search',
+      seconds: options.budgetMinutes * 60 + SEARCH_OVERHEAD_SECONDS,
+      detail: `budget ${options.budgetMinutes} min + ~${SEARCH_OVERHEAD_SECONDS / 60} min for the supernet, latency table, BN re-calibration and the final checks`,
+    },
+  ];
+  if (options.int8) {
+    steps.push(
+      { step: 'INT8', seconds: models * 15, detail: `${models} models, minmax calibration` },
+      {
+        step: 'INT8 accuracy',
+        seconds: models * (5 + valImages / 2000),
+        detail: `${models} models × ${valImages.toLocaleString('en-US')} validation images`,
+      },
+    );
+  }
+  steps.push({
+    step: 'benchmarks',
+    seconds: subjects * perBenchmark,
+    detail: `${subjects} models × ~${Math.round(perBenchmark)} s (${estimate} s estimate + ${options.offlineSeconds} s Offline${options.server ? ` + 3 s idle check + ≤ ${options.maxTrials} × ${options.trialSeconds} s Server trials` : ''})`,
+  });
+  return steps;
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  return `${(seconds / 60).toFixed(seconds < 600 ? 1 : 0)} min`;
+}
+
+function describeRule(name: PickName, rules: PickRules): string {
+  if (name === 'bnas-a') return `fastest with top-1 ≥ baseline − ${rules.aDrop}`;
+  if (name === 'bnas-c') return `fastest with top-1 ≥ baseline − ${rules.cDrop}`;
+  return `most accurate with throughput ≥ ${rules.bSpeedup} × baseline`;
+}
+
+interface Subject {
+  name: OptimizeModelName;
+  precision: 'FP32' | 'INT8';
+  modelPath: string;
+}
+
+export async function optimize(
+  options: OptimizeOptions,
+  deps: OptimizeDeps = { runSearch },
+): Promise<{ dir: string; report: OptimizeReport; resumed: boolean }> {
+  const log = options.log;
+  const dir = options.outDir;
+  const round = options.round ?? 'current';
+  const benchmark = deps.benchmark ?? benchmarkModel;
+  const accuracy = deps.accuracy ?? measureAccuracy;
+  if (!existsSync(options.modelPath)) throw new Error(`model ${options.modelPath}: no such file`);
+  for (const [what, path] of [
+    ['training data', options.trainData],
+    ['validation data', options.valData],
+  ] as const) {
+    if (!existsSync(join(path, 'val_map.txt')))
+      throw new Error(`${what} ${path}: no val_map.txt (an ImageNet-layout folder is expected)`);
+  }
+  const { manifest, resumed } = prepareOutDir(dir, {
+    format: OPTIMIZE_FORMAT,
+    model: resolve(options.modelPath),
+    modelSha256: sha256File(options.modelPath),
+    settings: fingerprint(options),
+    started: new Date().toISOString(),
+  });
+  const valImages = readImageNetFolder(options.valData, { checkFiles: false }).samples.length;
+  const trainImages = readImageNetFolder(options.trainData, { checkFiles: false }).samples.length;
+  const plan = timePlan(options, valImages);
+  const total = plan.reduce((a, s) => a + s.seconds, 0);
+  log(
+    `${resumed ? 'resuming' : 'starting'} bnas optimize of ${options.modelPath} in ${dir}${resumed ? ' (finished steps are skipped)' : ''}`,
+  );
+  log(`time plan: about ${formatDuration(total)} on this machine's ${availableParallelism()} cores`);
+  for (const s of plan)
+    log(`  ${s.step.padEnd(14)} ${`~${formatDuration(s.seconds)}`.padEnd(9)} ${s.detail}`);
+  if (!resumed) log(`(interrupted? run the same command with --out ${dir} to resume)`);
+
+  // (1) The search.
+  const steps = options.int8 ? 5 : 3;
+  let step = 0;
+  const header = (text: string) => log(`\n[${++step}/${steps}] ${text}`);
+  header(
+    `search: NSGA-II over the supernet of ${options.modelPath} (budget ${options.budgetMinutes} min, population ${options.population}, ${options.generations} generations, seed ${options.seed}) → ${join(dir, 'search')}`,
+  );
+  const search = await deps.runSearch({
+    modelPath: options.modelPath,
+    trainData: options.trainData,
+    valData: options.valData,
+    preprocess: options.preprocess,
+    outDir: join(dir, 'search'),
+    budgetMinutes: options.budgetMinutes,
+    seed: options.seed,
+    population: options.population,
+    generations: options.generations,
+    sut: options.sut,
+    rules: options.rules,
+    cacheRoot: options.cacheRoot,
+    log,
+    progress: options.progress,
+  });
+  const models: SearchModelResult[] = [search.baseline, ...search.picks];
+  for (const m of models) {
+    log(
+      `  ${m.name}: ${(m.macs / 1e6).toFixed(2)} M MACs, top-1 ${m.valAccuracy.toFixed(2)} % (val), ~${m.throughput.toFixed(0)} samples/s${m.note ? ` (${m.note})` : ''}`,
+    );
+  }
+
+  const progress = readProgress(dir);
+  const cores = availableParallelism();
+  const int8Paths = new Map<string, string>();
+  const int8Errors = new Map<string, string>();
+
+  // (2) INT8 of the baseline and each pick.
+  let calibration: (ImageList & { source: string }) | undefined;
+  if (options.int8) {
+    calibration = calibrationList(options.trainData, options.calibrationImages);
+    header(
+      `INT8: minmax QDQ of ${models.length} models, calibrated on ${calibration.files.length} training images (${calibration.source}) → ${join(dir, 'int8')}`,
+    );
+    mkdirSync(join(dir, 'int8'), { recursive: true });
+    for (const m of models) {
+      const path = join(dir, 'int8', `${m.name}.int8.onnx`);
+      if (existsSync(path)) {
+        log(`  ${m.name}: ${path} exists, kept`);
+        int8Paths.set(m.name, path);
+        continue;
+      }
+      const bar = options.progress?.(`calibrating ${m.name}`);
+      try {
+        const spec = await modelPreprocessSpec(m.modelPath, options.preprocess);
+        const result = await quantizeModel(loadModel(m.modelPath), imageCalibrationData(calibration, spec), {
+          source: m.modelPath,
+          settings: { method: 'minmax' },
+          threads: cores,
+          onProgress: (done, n) => bar?.update(done, n),
+        });
+        bar?.stop();
+        // The INT8 model carries the preprocessing it was calibrated with, so the harness feeds it the same.
+        result.model.setMetadata('bnas.preprocess', spec.preset);
+        result.model.setMetadata('bnas.mean', spec.mean.join(','));
+        result.model.setMetadata('bnas.std', spec.std.join(','));
+        writeFileAtomic(
+          join(dir, 'int8', `${m.name}.int8.json`),
+          `${JSON.stringify({ ...result.report, output: path, calibration: { dir: calibration.dir, images: calibration.files.length, source: calibration.source }, preprocess: spec }, null, 1)}\n`,
+        );
+        saveModel(result.model, path);
+        const agreement = result.report.agreement;
+        log(
+          `  ${m.name}: ${path}${agreement ? ` (top-1 agreement with FP32 on ${agreement.samples} calibration images: ${(agreement.top1 * 100).toFixed(0)} %, cosine ${agreement.cosine.toFixed(4)})` : ''}`,
+        );
+        for (const w of result.report.warnings) log(`    warning: ${w}`);
+        int8Paths.set(m.name, path);
+      } catch (error) {
+        const message = (error as Error).message;
+        log(`  ${m.name}: quantization failed: ${message}`);
+        int8Errors.set(m.name, `quantization failed: ${message}`);
+      } finally {
+        bar?.stop();
+      }
+    }
+
+    // (3) Validation top-1 of each INT8 model.
+    header(
+      `INT8 accuracy: top-1 of each INT8 model on the ${valImages.toLocaleString('en-US')} validation images (harness accuracy mode; FP32 accuracies come from the search)`,
+    );
+    for (const m of models) {
+      const path = int8Paths.get(m.name);
+      if (!path) continue;
+      const done = progress.accuracy[m.name];
+      if (done) {
+        log(`  ${m.name} INT8: ${done.line} (measured before, kept)`);
+        continue;
+      }
+      const outDir = join(dir, 'runs', `${m.name}-int8`, 'accuracy');
+      rmSync(outDir, { recursive: true, force: true });
+      const result = await accuracy({
+        modelPath: path,
+        dataDir: options.valData,
+        preset: options.preprocess,
+        cacheRoot: options.cacheRoot,
+        sut: offlineSut(options.sut),
+        outDir,
+        round,
+        label: `${m.name} INT8 accuracy`,
+        progress: options.progress,
+      });
+      progress.accuracy[m.name] = result;
+      writeProgress(dir, progress);
+      log(
+        `  ${m.name} INT8: ${result.line} (FP32 ${m.valAccuracy.toFixed(2)} %, ${formatSigned(result.top1 - m.valAccuracy)} points)`,
+      );
+    }
+  }
+
+  // (4) Benchmarks.
+  const subjects: Subject[] = [
+    ...models.map((m) => ({ name: m.name, precision: 'FP32' as const, modelPath: m.modelPath })),
+    ...models.flatMap((m) => {
+      const path = int8Paths.get(m.name);
+      return path ? [{ name: m.name, precision: 'INT8' as const, modelPath: path }] : [];
+    }),
+  ];
+  const sut = offlineSut(options.sut);
+  header(
+    `benchmarks: ${subjects.length} models, Offline (${describeSut(sut)}, ${options.offlineSeconds} s runs)${options.server ? ` and the Server search at p99 ≤ ${LATENCY_BOUND_MS} ms (≤ ${options.maxTrials} trials of ≥ ${options.trialSeconds} s)` : ''}, on the validation images`,
+  );
+  for (const s of subjects) {
+    const key = `${s.name} ${s.precision}`;
+    const done = progress.benchmarks[key];
+    if (done) {
+      log(
+        `  ${key}: Offline ${done.offlineSamplesPerSecond.toFixed(1)} samples/s, Server ${done.serverQps > 0 ? `${done.serverQps} qps` : '–'} (measured before, kept)`,
+      );
+      continue;
+    }
+    const runsDir = join(dir, 'runs', `${s.name}-${s.precision.toLowerCase()}`, 'benchmark');
+    rmSync(runsDir, { recursive: true, force: true });
+    const result = await benchmark({
+      label: key,
+      modelPath: s.modelPath,
+      dataDir: options.valData,
+      preset: options.preprocess,
+      cacheRoot: options.cacheRoot,
+      offlineSut: sut,
+      serverSut: options.server ? sut : null,
+      offlineSeconds: options.offlineSeconds,
+      estimateSeconds: options.estimateSeconds,
+      trialSeconds: options.trialSeconds,
+      maxTrials: options.maxTrials,
+      latencyBoundMs: LATENCY_BOUND_MS,
+      round,
+      runsDir,
+      log,
+      progress: options.progress,
+    });
+    progress.benchmarks[key] = result;
+    writeProgress(dir, progress);
+  }
+
+  // (5) The report.
+  header(`report: ${join(dir, 'table.md')}, results.json, chart.svg`);
+  const rel = (path: string) => {
+    const r = relative(resolve(dir), resolve(path));
+    return r.startsWith('..') || isAbsolute(r) ? path : r;
+  };
+  const byName = new Map(models.map((m) => [m.name, m]));
+  const rows: OptimizeRow[] = [];
+  for (const precision of options.int8 ? (['FP32', 'INT8'] as const) : (['FP32'] as const)) {
+    for (const name of OPTIMIZE_MODELS) {
+      const m = byName.get(name);
+      if (!m) {
+        rows.push(
+          emptyRow(
+            name,
+            precision,
+            name === 'baseline' ? 'no baseline' : 'no model met the rule (see search/report.md)',
+          ),
+        );
+        continue;
+      }
+      const path = precision === 'FP32' ? m.modelPath : int8Paths.get(name);
+      const bench = progress.benchmarks[`${name} ${precision}`];
+      if (!path || !bench) {
+        rows.push({
+          ...emptyRow(name, precision, int8Errors.get(name) ?? 'not measured'),
+          macs: m.macs,
+          params: m.params,
+        });
+        continue;
+      }
+      const top1 = precision === 'FP32' ? m.valAccuracy : (progress.accuracy[name]?.top1 ?? null);
+      rows.push({
+        name,
+        precision,
+        modelPath: rel(path),
+        macs: m.macs,
+        params: m.params,
+        top1,
+        offlineSamplesPerSecond: bench.offlineSamplesPerSecond,
+        offlineValid: bench.offlineValid,
+        serverQps: bench.serverQps,
+        serverNote: bench.serverNote === 'not measured' ? 'not measured (--no-server)' : bench.serverNote,
+        unloadedLatencyMs: bench.unloadedLatencyMs,
+      });
+    }
+  }
+  const picks: OptimizePickInfo[] = (['bnas-a', 'bnas-b', 'bnas-c'] as const).map((name) => {
+    const pick = search.picks.find((p) => p.name === name);
+    return {
+      name,
+      rule: pick?.rule ?? describeRule(name, options.rules),
+      found: pick !== undefined,
+      ...(pick?.note ? { note: pick.note } : {}),
+    };
+  });
+  const spec = await modelPreprocessSpec(options.modelPath, options.preprocess);
+  const estimate = options.estimateSeconds ?? 2;
+  const report: OptimizeReport = {
+    format: OPTIMIZE_FORMAT,
+    machine: describeMachine(),
+    onnxruntime: ort.env.versions.node ?? 'unknown',
+    model: options.modelPath,
+    settings: {
+      'baseline model': `${options.modelPath} (sha256 ${manifest.modelSha256.slice(0, 16)}…, ${(search.baseline.macs / 1e6).toFixed(2)} M MACs, ${(search.baseline.params / 1e6).toFixed(3)} M parameters)`,
+      data: `training ${options.trainData} (${trainImages.toLocaleString('en-US')} images), validation ${options.valData} (${valImages.toLocaleString('en-US')} images)`,
+      preprocessing: `${spec.preset}, ${spec.channels}×${spec.height}×${spec.width}, mean ${spec.mean.join(',')}, std ${spec.std.join(',')}`,
+      search: `budget ${options.budgetMinutes} min, population ${options.population}, generations ${options.generations}, seed ${options.seed}; ${search.evaluated} sub-networks evaluated (${rel(search.outDir)})`,
+      'FP32 top-1': 'from the search (harness accuracy mode on the validation set, measured once)',
+      INT8: options.int8
+        ? `QDQ (bnas quantize, minmax), uint8 activations and int8 per-channel weights, calibrated on ${calibration?.files.length} training images (${calibration?.source}); top-1 by the harness in accuracy mode`
+        : 'not measured (--no-int8)',
+      SUT: `${describeSut(sut)}, pinned, no spinning; the same for Offline, Server and accuracy runs (the search's settings)`,
+      Offline: `${options.offlineSeconds} s runs with min_query_count 1, each sized by a ${estimate} s estimate run`,
+      Server: options.server
+        ? `search for the highest VALID target_qps at p99 ≤ ${LATENCY_BOUND_MS} ms from half the Offline rate, trials ≥ ${options.trialSeconds} s and ≥ 500 queries, at most ${options.maxTrials} trials per model, 5 % tolerance; after an idle SingleStream check`
+        : 'not measured (--no-server)',
+      'LoadGen round': round,
+      'performance data': `the validation images (${valImages.toLocaleString('en-US')})`,
+    },
+    shortened: [
+      `Offline runs last ${options.offlineSeconds} s`,
+      ...(options.server
+        ? [`Server trials last ≥ ${options.trialSeconds} s, at most ${options.maxTrials} per model`]
+        : []),
+    ],
+    rules: options.rules,
+    picks,
+    latencyBoundMs: LATENCY_BOUND_MS,
+    rows,
+    started: manifest.started,
+    finished: new Date().toISOString(),
+  };
+  writeFileAtomic(join(dir, 'table.md'), markdownReport(report));
+  writeFileAtomic(join(dir, 'chart.svg'), tradeoffChartSvg(report));
+  // results.json last: its presence marks the optimize as finished.
+  writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify({ ...report, search, progress }, null, 2)}\n`);
+  return { dir, report, resumed };
+}
+
+function offlineSut(sut: SearchSutSettings): SutSettings {
+  return {
+    workers: sut.workers,
+    threadsPerWorker: sut.threadsPerWorker,
+    batchSize: sut.batchSize,
+    maxBatchWaitUs: 0,
+    spinning: false,
+    pin: true,
+  };
+}
+
+function emptyRow(name: OptimizeModelName, precision: 'FP32' | 'INT8', note: string): OptimizeRow {
+  return {
+    name,
+    precision,
+    modelPath: null,
+    macs: 0,
+    params: 0,
+    top1: null,
+    offlineSamplesPerSecond: null,
+    offlineValid: false,
+    serverQps: 0,
+    note,
+  };
+}
+
+function formatSigned(x: number): string {
+  return x >= 0 ? `+${x.toFixed(2)}` : x.toFixed(2);
+}
