@@ -252,8 +252,6 @@ export async function runSearch(
           const t0 = performance.now();
           const sub = extractSubnetwork(teacher, space, point);
           const { model } = await reconstructSequentially(teacher, sub, space, point, searchRows, {
-            positionsPerImage: plan.searchPositions,
-            seed: options.seed,
             threads,
           });
           const score = scorePredictions(
@@ -383,8 +381,6 @@ async function rescoreAndPick(
   const rebuild = async (c: Rescored) => {
     const sub = extractSubnetwork(teacher, space, c.point);
     const { model } = await reconstructSequentially(teacher, sub, space, c.point, rows, {
-      positionsPerImage: plan.finalPositions,
-      seed: options.seed,
       threads: options.sut.threadsPerWorker,
     });
     models.set(c.key, model);
