@@ -68,6 +68,8 @@ export interface SearchDataPlan {
   proxy: number;
   /** Front members re-scored with the final reconstruction. */
   rescore: number;
+  /** ReLU-aware refits per layer (nas/subnet/sequential.ts). */
+  reluRefits: number;
 }
 
 export const DEFAULT_DATA_PLAN: SearchDataPlan = {
@@ -75,8 +77,9 @@ export const DEFAULT_DATA_PLAN: SearchDataPlan = {
   searchPositions: 8,
   finalReconstruction: 1000,
   finalPositions: 16,
-  proxy: 1000,
+  proxy: 2000,
   rescore: 6,
+  reluRefits: 2,
 };
 
 interface Manifest {
@@ -148,8 +151,9 @@ async function trainingSlice(
 
 export async function runSearch(
   options: SearchOptions,
-  plan: SearchDataPlan = DEFAULT_DATA_PLAN,
+  planChanges: Partial<SearchDataPlan> = {},
 ): Promise<SearchResult> {
+  const plan: SearchDataPlan = { ...DEFAULT_DATA_PLAN, ...planChanges };
   const started = performance.now();
   const log = options.log;
   const outDir = options.outDir;
@@ -253,6 +257,7 @@ export async function runSearch(
           const sub = extractSubnetwork(teacher, space, point);
           const { model } = await reconstructSequentially(teacher, sub, space, point, searchRows, {
             threads,
+            reluRefits: plan.reluRefits,
           });
           const score = scorePredictions(
             await predict(model, proxy, { threads }),
@@ -382,6 +387,7 @@ async function rescoreAndPick(
     const sub = extractSubnetwork(teacher, space, c.point);
     const { model } = await reconstructSequentially(teacher, sub, space, c.point, rows, {
       threads: options.sut.threadsPerWorker,
+      reluRefits: plan.reluRefits,
     });
     models.set(c.key, model);
     return model;

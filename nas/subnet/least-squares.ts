@@ -57,6 +57,28 @@ export class NormalEquations {
     this.rows += rows;
   }
 
+  /** Replaces XᵀY by the products of the rows given (same x rows as were added, new targets). */
+  resetTargets(): void {
+    this.cross.fill(0);
+  }
+
+  /** Adds only to XᵀY (after resetTargets, with the x rows added before). */
+  addTargets(x: ArrayLike<number>, y: ArrayLike<number>, rows: number): void {
+    const d = this.inputs;
+    const o = this.outputs;
+    const c = this.cross;
+    for (let r = 0; r < rows; r++) {
+      const yb = r * o;
+      for (let k = 0; k < o; k++) c[k] += y[yb + k];
+      for (let i = 0; i < d; i++) {
+        const xi = x[r * d + i];
+        if (xi === 0) continue;
+        const cb = (i + 1) * o;
+        for (let k = 0; k < o; k++) c[cb + k] += xi * y[yb + k];
+      }
+    }
+  }
+
   /**
    * The ridge solution on the first `inputs` x-columns and first `outputs` y-columns:
    * W = (XᵀX + λ·s·I)⁻¹ XᵀY, where s is the mean diagonal of XᵀX over the kept columns (so λ is

@@ -23,12 +23,18 @@ import { resolvePoint } from '../supernet/point.js';
 import type { Point, SearchSpace } from '../supernet/types.js';
 import { ActivationProbe } from './activations.js';
 import type { SampleSource } from './bn-recalibrate.js';
-import { NormalEquations } from './least-squares.js';
+import { type LinearMap, NormalEquations } from './least-squares.js';
 import { type FittableLayer, fittableLayers, LayerRows, writeLayer } from './reconstruct.js';
 
 /** Positions per image and their seed are the TeacherRows' (student and teacher rows must line up). */
 export interface SequentialOptions {
   lambda?: number;
+  /**
+   * Extra ReLU-aware refits (default 0) of layers whose output goes through a Relu (directly or
+   * after the residual Add): where the teacher's activation is zero and the fit's is too, the error
+   * does not matter, so those targets are replaced by the fit's own values and the layer re-solved.
+   */
+  reluRefits?: number;
   batchSize?: number;
   threads?: number;
   onProgress?: (done: number, total: number) => void;
@@ -211,6 +217,9 @@ export async function reconstructSequentially(
     const probe = await ActivationProbe.open(student, fetch, threads);
     const equations = new NormalEquations(inWidth * l.columnsPerChannel, outWidth);
     const target = teacherRows.get(l.node, t.teacherValue);
+    const refits =
+      (options.reluRefits ?? 0) > 0 && feedsRelu(student, node.outputs[0]) ? options.reluRefits! : 0;
+    const kept: { x: Float32Array; y: Float32Array; shift: Float32Array | null; rows: number }[] = [];
     try {
       let row = 0;
       for (let start = 0; start < samples.count; start += batch) {
@@ -222,19 +231,58 @@ export async function reconstructSequentially(
           const from = (row + r) * target.channels;
           y.set(target.y.subarray(from, from + outWidth), r * outWidth);
         }
+        let shift: Float32Array | null = null;
         if (t.subtract) {
-          const other = t.rows.outputRows(acts.get(t.subtract)!, start, outWidth).y;
-          for (let i = 0; i < y.length; i++) y[i] -= other[i];
+          shift = t.rows.outputRows(acts.get(t.subtract)!, start, outWidth).y;
+          for (let i = 0; i < y.length; i++) y[i] -= shift[i];
         }
         equations.add(x, y, rows);
+        if (refits > 0) kept.push({ x, y, shift, rows });
         row += rows;
       }
     } finally {
       await probe.close();
     }
-    writeLayer(student, l.node, equations.solve(equations.inputs, outWidth, lambda), outWidth);
+    let map = equations.solve(equations.inputs, outWidth, lambda);
+    for (let k = 0; k < refits; k++) {
+      equations.resetTargets();
+      for (const part of kept) equations.addTargets(part.x, reluTargets(part, map), part.rows);
+      map = equations.solve(equations.inputs, outWidth, lambda);
+    }
+    writeLayer(student, l.node, map, outWidth);
     done.push(l.node);
     options.onProgress?.(done.length, targets.length);
   }
   return { model: student, layers: done };
+}
+
+/** Whether a Relu reads `value`, directly or as the only reader of the residual Add it feeds. */
+function feedsRelu(model: Model, value: string): boolean {
+  const readers = model.graph.consumers(value);
+  if (readers.length !== 1) return false;
+  if (readers[0].opType === 'Relu') return true;
+  if (readers[0].opType !== 'Add') return false;
+  const after = model.graph.consumers(readers[0].outputs[0]);
+  return after.length === 1 && after[0].opType === 'Relu';
+}
+
+/** Targets with the entries that a following Relu zeroes in both teacher and fit replaced by the fit's values. */
+function reluTargets(
+  part: { x: Float32Array; y: Float32Array; shift: Float32Array | null; rows: number },
+  map: LinearMap,
+): Float32Array {
+  const d = map.inputs;
+  const o = map.outputs;
+  const out = new Float32Array(part.y.length);
+  for (let r = 0; r < part.rows; r++) {
+    for (let k = 0; k < o; k++) {
+      let p = map.bias[k];
+      const w = k * d;
+      for (let i = 0; i < d; i++) p += map.weights[w + i] * part.x[r * d + i];
+      const at = r * o + k;
+      const s = part.shift ? part.shift[at] : 0;
+      out[at] = part.y[at] + s <= 0 && p + s <= 0 ? p : part.y[at];
+    }
+  }
+  return out;
 }
