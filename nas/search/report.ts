@@ -30,6 +30,8 @@ export function searchReport(r: SearchReportInput): string {
     `- training data (reconstruction, accuracy proxy): \`${o.trainData}\`; validation data (final top-1 only, measured once): \`${o.valData}\``,
     `- SUT settings (latency table, end-to-end throughput): ${o.sut.workers} worker(s) × ${o.sut.threadsPerWorker} thread(s), batch ${o.sut.batchSize}`,
     `- space: ${r.space.groups.filter((g) => g.elastic).length} elastic channel groups, ${r.space.skippable_blocks.length} skippable blocks, ${Number(r.space.size).toLocaleString('en-US')} sub-networks`,
+    '- channel order: data-aware importance (RMS of each channel on training images × the norm of its readers’ weights), so every sub-network keeps the channels that carry the most signal',
+    '- candidates: sliced, BN folded, every layer re-fitted by ridge least squares to the teacher’s activations in graph order (residual-aware, ReLU-aware), scored on held-out training images',
     `- NSGA-II: seed ${o.seed}, population ${o.population}, up to ${o.generations} generations, budget ${o.budgetMinutes} min; ${r.result.evaluated} sub-networks evaluated (evaluations.csv)`,
     `- pick rules: A fastest within ${o.rules.aDrop} pt, C fastest within ${o.rules.cDrop} pt, B most accurate at ≥ ${o.rules.bSpeedup}× the baseline throughput (all on the proxy)`,
     `- wall time: ${(r.seconds / 60).toFixed(1)} min`,

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { arrayCalibrationData } from '../../calibration/collect.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
@@ -29,6 +29,7 @@ import { formatVerification, randomPoints, verifyLatencyTable } from '../latency
 import { loadModel, serializeModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
 import { countCost } from '../onnx/macs.js';
+import { activationImportance } from '../subnet/activation-importance.js';
 import { folderSamples, type LabelledSamples } from '../subnet/samples.js';
 import { reconstructSequentially, TeacherRows } from '../subnet/sequential.js';
 import { extractSubnetwork } from '../supernet/extract.js';
@@ -178,10 +179,9 @@ export async function runSearch(
   }
   if (resumed) log(`${outDir}: resuming the search found there`);
 
-  // 1. Super-network.
+  // 1. Super-network (reordered once the data is loaded).
   const source = loadModel(options.modelPath);
   const space = buildSearchSpace(source);
-  const teacher = reorderByImportance(source, space).model;
   writeJson(join(outDir, 'space.json'), space);
   log(
     `super-network: ${space.groups.filter((g) => g.elastic).length} elastic channel groups, ${space.skippable_blocks.length} skippable blocks, ${Number(space.size).toLocaleString('en-US')} sub-networks`,
@@ -207,6 +207,12 @@ export async function runSearch(
     proxyCount,
   );
   const searchRecon = { ...recon, count: Math.min(plan.searchReconstruction, reconCount) };
+  // Channels ordered by the signal they send into their readers on training images, so every
+  // sub-network keeps the channels that matter most (activation-importance.ts).
+  const importance = await activationImportance(source, space, searchRecon, {
+    threads: availableParallelism(),
+  });
+  const teacher = reorderByImportance(source, space, { importance }).model;
   const threads = options.sut.threadsPerWorker;
   const teacherPredictions = await predict(teacher, proxy, { threads: availableParallelism() });
   const baselineProxy = scorePredictions(teacherPredictions, proxy.labels);
@@ -508,7 +514,7 @@ async function finish(
         .filter((p) => p.candidate)
         .map((p) => ({ name: p.name.slice(-1).toUpperCase(), ...p.candidate! })),
       baseline: baselineObjectives,
-      title: `Search of ${options.modelPath}: ${all.length} sub-networks (predicted throughput, proxy top-1)`,
+      title: `${basename(options.modelPath)}: ${all.length} sub-networks searched`,
       drops: [options.rules.aDrop, options.rules.cDrop],
     }),
   );
