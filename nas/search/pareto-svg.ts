@@ -136,10 +136,11 @@ export function paretoSvg(input: ParetoSvgInput): string {
   const bx = X(baseline);
   parts.push(`<line x1="${bx}" x2="${bx}" y1="${TOP}" y2="${BOTTOM}" stroke="#bbb" stroke-dasharray="2 3"/>`);
   // Floors a point apart are a few pixels apart: labels alternate above and below their lines.
-  for (const [i, d] of [...drops].sort((a, b) => a - b).entries()) {
+  const byDrop = [...drops].sort((a, b) => a - b);
+  for (const d of drops) {
     const acc = baseline.accuracy - d;
     const y = Y(acc);
-    const labelY = i % 2 === 0 ? Number(y) - 4 : Number(y) + 13;
+    const labelY = byDrop.indexOf(d) % 2 === 0 ? Number(y) - 4 : Number(y) + 13;
     parts.push(
       `<line class="floor" x1="${LEFT}" x2="${RIGHT}" y1="${y}" y2="${y}" stroke="#555" stroke-dasharray="6 4"/>`,
       `<text x="${RIGHT - 4}" y="${labelY}" text-anchor="end" fill="#555">${escapeXml(`baseline − ${dropText(d)} pt (${acc.toFixed(2)} %)`)}</text>`,
