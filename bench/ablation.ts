@@ -154,7 +154,9 @@ function searchPicks(dir: string | undefined, space: SearchSpace): Row[] {
   const data = existsSync(manifestPath)
     ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as { data?: Partial<SearchDataPlan> }).data
     : undefined;
-  return result.picks
+  // Picks of the same sub-network (e.g. A = C) are measured once, under both names.
+  const byPoint = new Map<string, Row>();
+  const rows = result.picks
     .filter((p) => p.point)
     .map((p) => {
       const point = canonicalPoint(space, parsePoint(space, p.point, `${path}: ${p.name}`));
@@ -174,6 +176,13 @@ function searchPicks(dir: string | undefined, space: SearchSpace): Row[] {
         },
       };
     });
+  for (const row of rows) {
+    const key = JSON.stringify(row.point);
+    const seen = byPoint.get(key);
+    if (seen) seen.name = seen.name.replace(' (search pick)', ` = ${row.name}`);
+    else byPoint.set(key, row);
+  }
+  return [...byPoint.values()];
 }
 
 function fixedPoints(space: SearchSpace): Row[] {
@@ -374,7 +383,7 @@ async function main(): Promise<void> {
           reluRefits,
         });
         const teacherMs = teacherRows.ms - before;
-        if (teacherMs > 0)
+        if (teacherMs >= 50)
           progress(
             `  sequential: ${(teacherMs / 1000).toFixed(1)} s of teacher passes (rows not cached yet)`,
           );

@@ -193,10 +193,72 @@ function writeStat(model: Model, node: Node, index: number, values: ArrayLike<nu
   }
 }
 
+/**
+ * BN depth of each BatchNormalization node: how many BN nodes lie on the longest path before it.
+ * A BN's input statistics are only right once every BN before it has its new statistics, so
+ * exact re-calibration goes depth by depth.
+ */
+function bnDepths(model: Model): Map<Node, number> {
+  const depthOf = new Map<string, number>();
+  const out = new Map<Node, number>();
+  for (const node of model.graph.topologicalOrder()) {
+    const d = Math.max(0, ...node.inputs.map((i) => depthOf.get(i) ?? 0));
+    const isBn = node.opType === 'BatchNormalization' && (node.domain ?? '') === '';
+    if (isBn) out.set(node, d);
+    for (const o of node.outputs) depthOf.set(o, isBn ? d + 1 : d);
+  }
+  return out;
+}
+
+/**
+ * Replaces every BN's running statistics by those of its input over `samples`.
+ *
+ * Exact mode (no momentum) measures depth by depth: pass k re-measures the BNs with k BNs before
+ * them, in the network whose earlier BNs already hold their new statistics. (Measuring all BNs in
+ * one pass of the old network compounds errors in a narrowed sub-network: each BN normalizes with
+ * statistics its input no longer has, and the next BN's measurement inherits that.) The EMA mode
+ * is one pass, as PyTorch's update would be with batch statistics.
+ */
 export async function recalibrateBatchNorm(
   model: Model,
   samples: SampleSource,
   options: RecalibrateOptions = {},
+): Promise<RecalibrateResult> {
+  if (options.momentum !== undefined) return recalibrateOnePass(model, samples, options);
+  const depths = bnDepths(model);
+  const levels = [...new Set(depths.values())].sort((a, b) => a - b);
+  if (levels.length <= 1) return recalibrateOnePass(model, samples, options);
+  let current = model;
+  const layers = new Map<string, LayerChange>();
+  // The passes read the same samples: keep them in memory when that is cheap (decoding is not).
+  const size = samples.sampleShape.reduce((a, b) => a * b, 1);
+  if (samples.count * size <= 64 * 2 ** 20) {
+    const all = await samples.load(0, samples.count);
+    samples = {
+      count: samples.count,
+      sampleShape: samples.sampleShape,
+      load: async (start, n) => all.subarray(start * size, (start + n) * size),
+    };
+  }
+  let last: RecalibrateResult | undefined;
+  for (const level of levels) {
+    // By position in the node list, which copies keep (names may be empty or repeated).
+    const only = new Set(
+      [...depths].filter(([, d]) => d === level).map(([n]) => model.graph.nodes.indexOf(n)),
+    );
+    last = await recalibrateOnePass(current, samples, options, only);
+    for (const l of last.layers) layers.set(l.node, l);
+    current = last.model;
+  }
+  return { ...last!, layers: [...layers.values()] };
+}
+
+/** One pass: measures every BN input of `model` and writes the statistics of the BNs at the node positions in `only` (all by default). */
+async function recalibrateOnePass(
+  model: Model,
+  samples: SampleSource,
+  options: RecalibrateOptions,
+  only?: Set<number>,
 ): Promise<RecalibrateResult> {
   const g = model.graph;
   const inputs = g.realInputs();
@@ -290,6 +352,7 @@ export async function recalibrateBatchNorm(
   const layers: LayerChange[] = [];
   const nodeIndex = new Map(g.nodes.map((n, i) => [n, i]));
   for (const s of sites) {
+    if (only && !only.has(nodeIndex.get(s.node)!)) continue;
     const stats = exact.get(s.input)!;
     const e = ema.get(s.input);
     const mean = e ? e.mean : stats.mean;

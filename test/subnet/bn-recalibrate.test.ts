@@ -203,10 +203,59 @@ describe('recalibrateBatchNorm on a hand-built Conv→BN→Relu→GAP→Gemm', (
   });
 });
 
+/** input [N, 1, 1, 1] → BN1 (γ = 2, β = 1) → BN2 → output, both with stale statistics (mean 0, var 1). */
+function twoBatchNorms(): Model {
+  const g = new Graph();
+  g.name = 'two_bn';
+  g.inputs = [{ name: 'x', elemType: 1, shape: ['N', 1, 1, 1] }];
+  g.outputs = [{ name: 'y', elemType: 1, shape: ['N', 1, 1, 1] }];
+  for (const [bn, input, output, gamma, beta] of [
+    ['bn1', 'x', 'h', 2, 1],
+    ['bn2', 'h', 'y', 1, 0],
+  ] as const) {
+    for (const [suffix, v] of [
+      ['scale', gamma],
+      ['bias', beta],
+      ['mean', 0],
+      ['var', 1],
+    ] as const)
+      g.addInitializer(floatTensor(`${bn}.${suffix}`, [1], [v]));
+    g.addNode({
+      name: bn,
+      opType: 'BatchNormalization',
+      inputs: [input, `${bn}.scale`, `${bn}.bias`, `${bn}.mean`, `${bn}.var`],
+      outputs: [output],
+      attributes: { epsilon: attr.float(1e-5) },
+    });
+  }
+  const m = new Model();
+  m.irVersion = 8;
+  m.opsetImports = [{ domain: '', version: 13 }];
+  m.graph = g;
+  return m;
+}
+
+describe('depth by depth', () => {
+  it('measures a BN after the BNs before it have their new statistics (hand-computed)', async () => {
+    // x takes the values 3 and 7: mean 5, population variance 4.
+    const x = Float32Array.from({ length: 40 }, (_, i) => (i % 2 ? 7 : 3));
+    const { model } = await recalibrateBatchNorm(twoBatchNorms(), arraySamples(x, [1, 1, 1]), {
+      batchSize: 8,
+    });
+    const stat = (name: string) => tensorValues(model.graph.initializers.get(name)!)[0];
+    expect(stat('bn1.mean')).toBeCloseTo(5, 5);
+    expect(stat('bn1.var')).toBeCloseTo(4, 5);
+    // With bn1 re-calibrated, h = 2 (x − 5) / sqrt(4 + 1e-5) + 1 is ±2 around 1: mean 1, variance 4 / (1 + 2.5e-6).
+    // (Measured in one pass of the stale network, h = 2x + 1 would give mean 11 and variance 16.)
+    expect(stat('bn2.mean')).toBeCloseTo(1, 5);
+    expect(stat('bn2.var')).toBeCloseTo(4 / (1 + 1e-5 / 4), 5);
+  });
+});
+
 describe.runIf(fmnistPresent)('recalibrateBatchNorm on the Fashion-MNIST fixture', () => {
   it('barely moves the full model’s statistics and keeps its predictions', async () => {
     const model = loadModel(FMNIST_MODEL);
-    const train = await folderSamples(TRAIN, FMNIST_MODEL, { count: 1000 });
+    const train = await folderSamples(TRAIN, FMNIST_MODEL, { count: 500 });
     const val = await materialize(await folderSamples(VAL, FMNIST_MODEL, { count: 200 }));
     const { model: out, layers } = await recalibrateBatchNorm(model, train, { batchSize: 50 });
     expect(layers).toHaveLength(22);
