@@ -11,7 +11,7 @@
  *  4. 2 + bank reconstruction (teacher inputs truncated to the kept channels, one teacher pass);
  *  4b. 4 + BatchNorm re-calibration (iterated as in 3b);
  *  5. 2 + sequential, residual-aware reconstruction (the search's method; BN is folded into it);
- *  5b. 5 with the search's ReLU-aware refits (DEFAULT_DATA_PLAN.reluRefits).
+ *  5b. 5 with the search's ReLU-aware refits (DEFAULT_DATA_PLAN.finalReluRefits).
  *
  * Sub-networks: every elastic group at its second choice, every group at its smallest choice, full
  * widths with every skippable block skipped, the space's smallest point and, when a `bnas search` /
@@ -65,7 +65,7 @@ const STEPS = [
   { id: 'bank', label: '+ bank recon.' },
   { id: 'bankBn', label: 'bank + BN (iterated)' },
   { id: 'sequential', label: '+ sequential recon.' },
-  { id: 'sequentialRelu', label: `+ seq. + ${PLAN.reluRefits} ReLU refits` },
+  { id: 'sequentialRelu', label: `+ seq. + ${PLAN.finalReluRefits} ReLU refits` },
 ] as const;
 type StepId = (typeof STEPS)[number]['id'];
 
@@ -172,7 +172,7 @@ function searchPicks(dir: string | undefined, space: SearchSpace): Row[] {
           proxy: p.proxyAccuracy,
           val: p.valAccuracy,
           proxyImages: data?.proxy,
-          reluRefits: data?.reluRefits ?? 0,
+          reluRefits: data?.finalReluRefits ?? 0,
         },
       };
     });
@@ -374,7 +374,7 @@ async function main(): Promise<void> {
     });
     for (const [id, reluRefits] of [
       ['sequential', 0],
-      ['sequentialRelu', PLAN.reluRefits],
+      ['sequentialRelu', PLAN.finalReluRefits],
     ] as const) {
       await step(id, async () => {
         const before = teacherRows.ms;
@@ -413,7 +413,7 @@ async function main(): Promise<void> {
     `Model: models/fixture/fmnist_resnet.onnx (${(teacherMacs / 1e6).toFixed(2)} M MACs). Space: ${space.groups.filter((g) => g.elastic).length} elastic channel groups, ${space.skippable_blocks.length} skippable blocks.`,
     `Data: BN statistics and reconstruction from training images 0–${recon.count - 1}; proxy = the last ${proxy.count} of the ${trainCount} training images (disjoint); validation = all ${val.count} images. Reconstruction: ${POSITIONS} positions per image and layer, seed ${SEED}, λ = 1e-3 (the search's final-pick settings).`,
     '',
-    `Steps: **original order** = extraction from the unreordered model; **reordered** = extraction after L1 importance reordering; **+ BN re-cal. (1 pass)** = reordered + one recalibrateBatchNorm pass (every BN's input statistics measured in one run of the unchanged sub-network); **+ BN re-cal. (iterated)** = passes repeated until no statistic moves by more than ${SETTLED} σ, i.e. each BN measured with the BNs before it already re-calibrated; **+ bank recon.** = reordered + least-squares re-fit of every layer after a narrowed group from the teacher's (truncated) inputs; **bank + BN (iterated)** = that + iterated BN re-calibration; **+ sequential recon.** = reordered + the search's sequential, residual-aware re-fit on the sub-network's own inputs (BN folded in); **+ seq. + ${PLAN.reluRefits} ReLU refits** = that with ${PLAN.reluRefits} ReLU-aware refits per layer (the search's current default). The teacher row gives the full network's top-1 (first column).`,
+    `Steps: **original order** = extraction from the unreordered model; **reordered** = extraction after L1 importance reordering; **+ BN re-cal. (1 pass)** = reordered + one recalibrateBatchNorm pass (every BN's input statistics measured in one run of the unchanged sub-network); **+ BN re-cal. (iterated)** = passes repeated until no statistic moves by more than ${SETTLED} σ, i.e. each BN measured with the BNs before it already re-calibrated; **+ bank recon.** = reordered + least-squares re-fit of every layer after a narrowed group from the teacher's (truncated) inputs; **bank + BN (iterated)** = that + iterated BN re-calibration; **+ sequential recon.** = reordered + the search's sequential, residual-aware re-fit on the sub-network's own inputs (BN folded in); **+ seq. + ${PLAN.finalReluRefits} ReLU refits** = that with ${PLAN.finalReluRefits} ReLU-aware refits per layer (the search's current default). The teacher row gives the full network's top-1 (first column).`,
     '',
     ...accuracyTable(teacherRow, rows, 'val', `Top-1 (%) on all ${val.count} validation images`),
     '',

@@ -69,8 +69,9 @@ export interface SearchDataPlan {
   proxy: number;
   /** Front members re-scored with the final reconstruction. */
   rescore: number;
-  /** ReLU-aware refits per layer (nas/subnet/sequential.ts). */
-  reluRefits: number;
+  /** ReLU-aware refits per layer (nas/subnet/sequential.ts) during the search and in the final reconstruction. */
+  searchReluRefits: number;
+  finalReluRefits: number;
 }
 
 export const DEFAULT_DATA_PLAN: SearchDataPlan = {
@@ -80,7 +81,9 @@ export const DEFAULT_DATA_PLAN: SearchDataPlan = {
   finalPositions: 16,
   proxy: 2000,
   rescore: 6,
-  reluRefits: 2,
+  // Refits double a candidate's cost for a few tenths of a point: kept for the final reconstruction.
+  searchReluRefits: 0,
+  finalReluRefits: 2,
 };
 
 interface Manifest {
@@ -263,7 +266,7 @@ export async function runSearch(
           const sub = extractSubnetwork(teacher, space, point);
           const { model } = await reconstructSequentially(teacher, sub, space, point, searchRows, {
             threads,
-            reluRefits: plan.reluRefits,
+            reluRefits: plan.searchReluRefits,
           });
           const score = scorePredictions(
             await predict(model, proxy, { threads }),
@@ -393,7 +396,7 @@ async function rescoreAndPick(
     const sub = extractSubnetwork(teacher, space, c.point);
     const { model } = await reconstructSequentially(teacher, sub, space, c.point, rows, {
       threads: options.sut.threadsPerWorker,
-      reluRefits: plan.reluRefits,
+      reluRefits: plan.finalReluRefits,
     });
     models.set(c.key, model);
     return model;

@@ -53,7 +53,7 @@ const VAL = join(work, 'val');
 const cacheRoot = join(work, 'cache');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** The data plan of this test (runSearch fills in the rest, e.g. reluRefits, from DEFAULT_DATA_PLAN). */
+/** The data plan of this test (runSearch fills in the rest, e.g. the ReLU refits, from DEFAULT_DATA_PLAN). */
 const PLAN: Partial<SearchDataPlan> = {
   searchReconstruction: 32,
   searchPositions: 4,
