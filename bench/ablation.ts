@@ -3,13 +3,10 @@
  * (nas.md §10.3–10.4), on the embedded Fashion-MNIST fixture:
  *
  *  1. plain extraction from the ORIGINAL channel order (what importance reordering buys);
- *  2. reordering only (extraction from the importance-reordered model);
- *  3. 2 + BatchNorm re-calibration on the reconstruction images: one recalibrateBatchNorm pass, and
- *     3b. passes repeated until the statistics stop moving (one pass measures every BN's input with
- *     the BNs before it still holding the teacher's statistics, so on a narrowed network the
- *     corrections compound; each further pass makes one more level of BNs exact);
+ *  2. reordering only (extraction after the search's data-aware importance reordering);
+ *  3. 2 + BatchNorm re-calibration on the reconstruction images (exact, depth by depth);
  *  4. 2 + bank reconstruction (teacher inputs truncated to the kept channels, one teacher pass);
- *  4b. 4 + BatchNorm re-calibration (iterated as in 3b);
+ *  4b. 4 + BatchNorm re-calibration;
  *  5. 2 + sequential, residual-aware reconstruction (the search's method; BN is folded into it);
  *  5b. 5 with the search's ReLU-aware refits (DEFAULT_DATA_PLAN.finalReluRefits).
  *
@@ -39,6 +36,7 @@ import type { Model } from '../nas/onnx/ir.js';
 import { predict, scorePredictions } from '../nas/search/proxy.js';
 import { DEFAULT_DATA_PLAN, type SearchDataPlan } from '../nas/search/run.js';
 import type { SearchResult } from '../nas/search/types.js';
+import { activationImportance } from '../nas/subnet/activation-importance.js';
 import { recalibrateBatchNorm } from '../nas/subnet/bn-recalibrate.js';
 import { applyReconstructionBank, buildReconstructionBank } from '../nas/subnet/reconstruct.js';
 import { folderSamples, type LabelledSamples } from '../nas/subnet/samples.js';
@@ -60,10 +58,9 @@ const LOAD_CHUNK = 500;
 const STEPS = [
   { id: 'original', label: 'original order' },
   { id: 'reordered', label: 'reordered' },
-  { id: 'bn', label: '+ BN re-cal. (1 pass)' },
-  { id: 'bnIter', label: '+ BN re-cal. (iterated)' },
+  { id: 'bn', label: '+ BN re-cal.' },
   { id: 'bank', label: '+ bank recon.' },
-  { id: 'bankBn', label: 'bank + BN (iterated)' },
+  { id: 'bankBn', label: 'bank + BN re-cal.' },
   { id: 'sequential', label: '+ sequential recon.' },
   { id: 'sequentialRelu', label: `+ seq. + ${PLAN.finalReluRefits} ReLU refits` },
 ] as const;
@@ -82,8 +79,6 @@ interface Row {
   /** Wall seconds of each step's own work (prediction excluded). */
   seconds: Partial<Record<StepId, number>>;
   layers: { bank: number; sequential: number; sequentialRelu: number };
-  /** BN re-calibration passes until the statistics settled. */
-  passes: { bnIter: number; bankBn: number };
   /** The search's own numbers for a pick (proxy and validation top-1) and its settings. */
   reported?: { proxy: number; val: number; proxyImages?: number; reluRefits: number };
 }
@@ -96,31 +91,6 @@ class TimedTeacherRows extends TeacherRows {
     await super.ensure(wanted);
     this.ms += performance.now() - t0;
   }
-}
-
-/** A BN-statistic change below this (in old-σ units, and |log var ratio|) counts as settled. */
-const SETTLED = 1e-4;
-
-/**
- * BN re-calibration repeated until a pass changes no statistic by more than SETTLED: after pass k
- * every BN whose input depends on at most k − 1 earlier BNs has its exact statistics. At most one
- * pass more than there are BatchNormalization nodes.
- */
-async function recalibrateUntilSettled(
-  model: Model,
-  samples: LabelledSamples,
-  threads: number,
-): Promise<{ model: Model; passes: number }> {
-  const cap = model.graph.nodes.filter((n) => n.opType === 'BatchNormalization').length + 1;
-  let current = model;
-  for (let pass = 1; pass <= cap; pass++) {
-    const r = await recalibrateBatchNorm(current, samples, { threads });
-    current = r.model;
-    if (r.layers.every((l) => l.meanShift < SETTLED && Math.abs(Math.log(l.varRatio)) < SETTLED)) {
-      return { model: current, passes: pass };
-    }
-  }
-  return { model: current, passes: cap };
 }
 
 const progress = (s: string) => process.stderr.write(`${s}\n`);
@@ -167,7 +137,6 @@ function searchPicks(dir: string | undefined, space: SearchSpace): Row[] {
         scores: {},
         seconds: {},
         layers: { bank: 0, sequential: 0, sequentialRelu: 0 },
-        passes: { bnIter: 0, bankBn: 0 },
         reported: {
           proxy: p.proxyAccuracy,
           val: p.valAccuracy,
@@ -209,7 +178,6 @@ function fixedPoints(space: SearchSpace): Row[] {
       scores: {},
       seconds: {},
       layers: { bank: 0, sequential: 0, sequentialRelu: 0 },
-      passes: { bnIter: 0, bankBn: 0 },
     };
   });
 }
@@ -285,7 +253,6 @@ async function main(): Promise<void> {
   // Super-network and teacher.
   const source = loadModel(modelPath);
   const space = buildSearchSpace(source);
-  const teacher = reorderByImportance(source, space).model;
   const teacherMacs = predictMacs(space, canonicalPoint(space, { widths: {}, skip: [] }));
   const rows = [...fixedPoints(space), ...searchPicks(searchDir, space)];
 
@@ -299,6 +266,16 @@ async function main(): Promise<void> {
   const proxy = await inMemory(trainDir, modelPath, spec, trainCount - proxyCount, proxyCount);
   const val = await inMemory(valDir, modelPath, spec, 0);
   const loadSeconds = seconds(t0);
+  // Reordered as the search does it: data-aware importance on the first reconstruction images.
+  const importance = await activationImportance(
+    source,
+    space,
+    { ...recon, count: PLAN.searchReconstruction },
+    {
+      threads,
+    },
+  );
+  const teacher = reorderByImportance(source, space, { importance }).model;
   progress(
     `data: ${recon.count} reconstruction + ${proxy.count} proxy training images (of ${trainCount}), ${val.count} validation images, preprocessed in ${loadSeconds.toFixed(1)} s`,
   );
@@ -356,22 +333,15 @@ async function main(): Promise<void> {
       model: extractSubnetwork(teacher, space, row.point),
     }));
     await step('bn', async () => ({ model: (await recalibrateBatchNorm(sub, recon, { threads })).model }));
-    await step('bnIter', async () => {
-      const r = await recalibrateUntilSettled(sub, recon, threads);
-      row.passes.bnIter = r.passes;
-      return { model: r.model };
-    });
     const banked = await step('bank', async () => {
       const model = cloneModel(sub);
       const report = applyReconstructionBank(model, space, row.point, bank);
       row.layers.bank = report.layers.length;
       return { model, layers: report.layers.length };
     });
-    await step('bankBn', async () => {
-      const r = await recalibrateUntilSettled(banked, recon, threads);
-      row.passes.bankBn = r.passes;
-      return { model: r.model };
-    });
+    await step('bankBn', async () => ({
+      model: (await recalibrateBatchNorm(banked, recon, { threads })).model,
+    }));
     for (const [id, reluRefits] of [
       ['sequential', 0],
       ['sequentialRelu', PLAN.finalReluRefits],
@@ -403,7 +373,6 @@ async function main(): Promise<void> {
     scores: { original: teacherScore },
     seconds: {},
     layers: { bank: 0, sequential: 0, sequentialRelu: 0 },
-    passes: { bnIter: 0, bankBn: 0 },
   };
   const lines = [
     `# Sub-network recovery ablation — ${m.hostname}`,
@@ -413,7 +382,7 @@ async function main(): Promise<void> {
     `Model: models/fixture/fmnist_resnet.onnx (${(teacherMacs / 1e6).toFixed(2)} M MACs). Space: ${space.groups.filter((g) => g.elastic).length} elastic channel groups, ${space.skippable_blocks.length} skippable blocks.`,
     `Data: BN statistics and reconstruction from training images 0–${recon.count - 1}; proxy = the last ${proxy.count} of the ${trainCount} training images (disjoint); validation = all ${val.count} images. Reconstruction: ${POSITIONS} positions per image and layer, seed ${SEED}, λ = 1e-3 (the search's final-pick settings).`,
     '',
-    `Steps: **original order** = extraction from the unreordered model; **reordered** = extraction after L1 importance reordering; **+ BN re-cal. (1 pass)** = reordered + one recalibrateBatchNorm pass (every BN's input statistics measured in one run of the unchanged sub-network); **+ BN re-cal. (iterated)** = passes repeated until no statistic moves by more than ${SETTLED} σ, i.e. each BN measured with the BNs before it already re-calibrated; **+ bank recon.** = reordered + least-squares re-fit of every layer after a narrowed group from the teacher's (truncated) inputs; **bank + BN (iterated)** = that + iterated BN re-calibration; **+ sequential recon.** = reordered + the search's sequential, residual-aware re-fit on the sub-network's own inputs (BN folded in); **+ seq. + ${PLAN.finalReluRefits} ReLU refits** = that with ${PLAN.finalReluRefits} ReLU-aware refits per layer (the search's current default). The teacher row gives the full network's top-1 (first column).`,
+    `Steps: **original order** = extraction from the unreordered model; **reordered** = extraction after data-aware importance reordering (as the search does it); **+ BN re-cal.** = reordered + exact BatchNorm statistics, measured depth by depth (each BN after the BNs before it are re-calibrated); **+ bank recon.** = reordered + least-squares re-fit of every layer after a narrowed group from the teacher's (truncated) inputs; **bank + BN re-cal.** = that + BN re-calibration; **+ sequential recon.** = reordered + the search's sequential, residual-aware re-fit on the sub-network's own inputs (BN folded in); **+ seq. + ${PLAN.finalReluRefits} ReLU refits** = that with ${PLAN.finalReluRefits} ReLU-aware refits per layer (the search's current default). The teacher row gives the full network's top-1 (first column).`,
     '',
     ...accuracyTable(teacherRow, rows, 'val', `Top-1 (%) on all ${val.count} validation images`),
     '',
@@ -443,11 +412,11 @@ async function main(): Promise<void> {
   lines.push(
     "### Wall time (s) of each sub-network's recovery step (predictions excluded)",
     '',
-    '| sub-network | BN re-cal. (1 pass) | BN re-cal. iterated (passes) | bank apply (layers) | bank + BN iterated (passes) | sequential (layers) | seq. + ReLU refits |',
+    '| sub-network | BN re-cal. | bank apply (layers) | bank + BN re-cal. | sequential (layers) | seq. + ReLU refits |',
     '|---|--:|--:|--:|--:|--:|--:|',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${sec(r.seconds.bn)} | ${sec(r.seconds.bnIter)} (${r.passes.bnIter}) | ${sec(r.seconds.bank)} (${r.layers.bank}) | ${sec(r.seconds.bankBn)} (${r.passes.bankBn}) | ${sec(r.seconds.sequential)} (${r.layers.sequential}) | ${sec(r.seconds.sequentialRelu)} |`,
+        `| ${r.name} | ${sec(r.seconds.bn)} | ${sec(r.seconds.bank)} (${r.layers.bank}) | ${sec(r.seconds.bankBn)} | ${sec(r.seconds.sequential)} (${r.layers.sequential}) | ${sec(r.seconds.sequentialRelu)} |`,
     ),
     '',
     `Shared, once per run: bank build (teacher pass, normal equations of ${bank.layers.size} layers) ${bankSeconds.toFixed(1)} s; teacher rows of the sequential method ${(teacherRows.ms / 1000).toFixed(1)} s in total (excluded from the per-sub-network times above); preprocessing ${loadSeconds.toFixed(1)} s. Reordered teacher vs. original on validation: ${pct(reorderAgreement)} % agreement.`,
