@@ -35,6 +35,7 @@ import { serializeModel } from '../onnx/io.js';
 import { type Attribute, Graph, Model, Node } from '../onnx/ir.js';
 import { allocTensorData, DataType, floatTensor, int64Tensor, makeTensor } from '../onnx/tensor.js';
 import type { SearchSpace } from '../supernet/types.js';
+import { Rng } from '../zoo/rng.js';
 import {
   type AttrJson,
   LATENCY_TABLE_FORMAT,
@@ -49,16 +50,10 @@ import {
   tableMismatch,
 } from './table.js';
 
-/** mulberry32: small, seeded. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A seeded uniform [0, 1) source (the zoo's xoshiro stream). */
+export function rng(seed: number): () => number {
+  const stream = new Rng(seed, 'latency');
+  return () => stream.uniform();
 }
 
 function uniform(random: () => number, n: number, lo: number, hi: number): Float32Array {

@@ -15,7 +15,7 @@ import { extractSubnetwork } from '../supernet/extract.js';
 import { decodeOfaGenes, ofaGeneOptions } from '../supernet/ofa.js';
 import { canonicalPoint } from '../supernet/point.js';
 import type { Point, SearchSpace } from '../supernet/types.js';
-import { modelSha256, randomFeeds, timeGraphs, timingOf } from './measure.js';
+import { modelSha256, randomFeeds, rng, timeGraphs, timingOf } from './measure.js';
 import { type LatencyFit, type LatencyTable, lutLatencyMs } from './table.js';
 
 export const TARGET_SPEARMAN = 0.9;
@@ -60,18 +60,6 @@ export function fitLinear(x: readonly number[], y: readonly number[]): { a: numb
   if (x.length !== y.length || x.length === 0) throw new Error(`fit: ${x.length} vs ${y.length} values`);
   const { m, b } = linearRegression(x.map((v, i) => [v, y[i]]));
   return { a: b, b: m };
-}
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
