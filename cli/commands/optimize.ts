@@ -1,28 +1,11 @@
 /** bnas optimize: search, INT8, accuracy and benchmarks in one command, ending in a Table-2-like table. */
-import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { packageRoot } from '../../harness/paths.js';
-import { parsePickRules } from '../../nas/search/picks.js';
-import { DEFAULT_PICK_RULES } from '../../nas/search/types.js';
 import { defaultOptimizeOut, optimize } from '../../results/optimize.js';
 import { markdownReport } from '../../results/optimize-report.js';
-import { progressBar } from '../progress.js';
 import { writeRunRecord } from '../run-report.js';
+import { type SearchArgs, searchOptionsFrom, withSearchOptions } from '../search-options.js';
 
-interface OptimizeArgs {
-  model?: string;
-  trainData?: string;
-  valData?: string;
-  preprocess?: string;
-  budget: number;
-  seed: number;
-  population: number;
-  generations: number;
-  workers?: number;
-  threads: number;
-  batch: number;
-  rules?: string;
+interface OptimizeArgs extends SearchArgs {
   int8: boolean;
   server: boolean;
   offlineSeconds: number;
@@ -30,17 +13,6 @@ interface OptimizeArgs {
   maxTrials: number;
   round: string;
   out?: string;
-  cacheRoot?: string;
-}
-
-/** The embedded Fashion-MNIST fixture, found from the package (not the working directory). */
-export function fixturePaths(): { model: string; train: string; val: string } {
-  const root = packageRoot();
-  return {
-    model: join(root, 'models', 'fixture', 'fmnist_resnet.onnx'),
-    train: join(root, 'datasets', 'fixtures', 'fashion-mnist', 'train'),
-    val: join(root, 'datasets', 'fixtures', 'fashion-mnist', 'val'),
-  };
 }
 
 const USAGE = `$0 optimize [options]
@@ -68,46 +40,7 @@ export const optimizeCommand: CommandModule<object, OptimizeArgs> = {
   command: 'optimize',
   describe: 'Search, INT8, accuracy and benchmarks in one command: a table like Intel’s Table 2',
   builder: (y: Argv) =>
-    y
-      .usage(USAGE)
-      .option('model', {
-        type: 'string',
-        describe: 'Pre-trained FP32 ONNX classifier (the baseline)',
-        defaultDescription: 'the embedded fixture models/fixture/fmnist_resnet.onnx',
-      })
-      .option('train-data', {
-        type: 'string',
-        describe: 'ImageNet-layout folder of training images (search proxy, BN statistics, INT8 calibration)',
-        defaultDescription: 'the fixture datasets/fixtures/fashion-mnist/train',
-      })
-      .option('val-data', {
-        type: 'string',
-        describe: 'ImageNet-layout folder of validation images (final accuracies, benchmark samples)',
-        defaultDescription: 'the fixture datasets/fixtures/fashion-mnist/val',
-      })
-      .option('preprocess', {
-        type: 'string',
-        describe: "torchvision | mlperf | plain (default: the model's bnas.preprocess metadata)",
-      })
-      .option('budget', { type: 'number', default: 8, describe: 'Minutes for the search (NSGA-II phase)' })
-      .option('seed', { type: 'number', default: 1, describe: 'Seed of the search' })
-      .option('population', { type: 'number', default: 16, describe: 'NSGA-II population' })
-      .option('generations', {
-        type: 'number',
-        default: 20,
-        describe: 'Most NSGA-II generations (the budget may end the search sooner)',
-      })
-      .option('workers', {
-        type: 'number',
-        describe: 'Worker sessions of the SUT (search estimates and all benchmarks)',
-        defaultDescription: `cores (${availableParallelism()})`,
-      })
-      .option('threads', { type: 'number', default: 1, describe: 'Intra-op threads per worker session' })
-      .option('batch', { type: 'number', default: 16, describe: 'Largest batch per session run' })
-      .option('rules', {
-        type: 'string',
-        describe: `Pick rules: a, c = top-1 drop (points) of BNAS-A/C, b = BNAS-B's speed-up (default "a=${DEFAULT_PICK_RULES.aDrop},c=${DEFAULT_PICK_RULES.cDrop},b=${DEFAULT_PICK_RULES.bSpeedup}")`,
-      })
+    withSearchOptions(y.usage(USAGE))
       .option('int8', {
         type: 'boolean',
         default: true,
@@ -127,7 +60,6 @@ export const optimizeCommand: CommandModule<object, OptimizeArgs> = {
         describe: 'Output folder (new, or an unfinished optimize of the same model to resume)',
         defaultDescription: 'results/optimize/<host>/<time>',
       })
-      .option('cache-root', { type: 'string', describe: 'Preprocessed-sample cache folder' })
       .example('$0 optimize', 'the embedded fixture, about 15-20 minutes on 2 cores')
       .example(
         '$0 optimize --budget 2 --no-server --out /tmp/opt',
@@ -138,54 +70,18 @@ export const optimizeCommand: CommandModule<object, OptimizeArgs> = {
         'your own model and data',
       ) as unknown as Argv<OptimizeArgs>,
   handler: async (args: ArgumentsCamelCase<OptimizeArgs>) => {
-    for (const [name, value] of [
-      ['workers', args.workers],
-      ['threads', args.threads],
-      ['batch', args.batch],
-      ['max-trials', args.maxTrials],
-    ] as const)
-      positiveInteger(name, value);
-    if (!Number.isInteger(args.population) || args.population < 2)
-      throw new Error(`--population must be an integer ≥ 2, got ${args.population}`);
-    if (!Number.isInteger(args.generations) || args.generations < 0)
-      throw new Error(`--generations must be an integer ≥ 0, got ${args.generations}`);
-    for (const [name, value] of [
-      ['budget', args.budget],
-      ['offline-seconds', args.offlineSeconds],
-      ['trial-seconds', args.trialSeconds],
-    ] as const)
-      positive(name, value);
-    if (!Number.isSafeInteger(args.seed)) throw new Error(`--seed must be an integer, got ${args.seed}`);
-    const fixture = fixturePaths();
+    positiveInteger('max-trials', args.maxTrials);
+    positive('offline-seconds', args.offlineSeconds);
+    positive('trial-seconds', args.trialSeconds);
     const outDir = args.out ?? defaultOptimizeOut();
     const { dir, report } = await optimize({
-      modelPath: args.model ?? fixture.model,
-      trainData: args.trainData ?? fixture.train,
-      valData: args.valData ?? fixture.val,
-      preprocess: args.preprocess,
-      outDir,
-      budgetMinutes: args.budget,
-      seed: args.seed,
-      population: args.population,
-      generations: args.generations,
-      sut: {
-        workers: args.workers ?? availableParallelism(),
-        threadsPerWorker: args.threads,
-        batchSize: args.batch,
-      },
-      rules: args.rules !== undefined ? parsePickRules(args.rules) : { ...DEFAULT_PICK_RULES },
+      ...searchOptionsFrom(args, outDir),
       int8: args.int8,
       server: args.server,
       offlineSeconds: args.offlineSeconds,
       trialSeconds: args.trialSeconds,
       maxTrials: args.maxTrials,
       round: args.round,
-      cacheRoot: args.cacheRoot,
-      log: (line) => process.stderr.write(`${line}\n`),
-      progress: (label) => {
-        const bar = progressBar(label);
-        return { update: (done, total) => bar.update(done, total), stop: () => bar.stop() };
-      },
     });
     writeRunRecord(dir, { command: 'optimize', args });
     process.stdout.write(

@@ -1,0 +1,126 @@
+/** The options `bnas search` and `bnas optimize` share: the model, its data, the search and the SUT. */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { packageRoot } from '../harness/paths.js';
+import { parsePickRules } from '../nas/search/picks.js';
+import { DEFAULT_PICK_RULES, type SearchOptions } from '../nas/search/types.js';
+import { progressBar } from './progress.js';
+
+export interface SearchArgs {
+  model?: string;
+  trainData?: string;
+  valData?: string;
+  preprocess?: string;
+  budget: number;
+  seed: number;
+  population: number;
+  generations: number;
+  workers?: number;
+  threads: number;
+  batch: number;
+  rules?: string;
+  cacheRoot?: string;
+}
+
+/** The embedded Fashion-MNIST fixture, found from the package (not the working directory). */
+export function fixturePaths(): { model: string; train: string; val: string } {
+  const root = packageRoot();
+  return {
+    model: join(root, 'models', 'fixture', 'fmnist_resnet.onnx'),
+    train: join(root, 'datasets', 'fixtures', 'fashion-mnist', 'train'),
+    val: join(root, 'datasets', 'fixtures', 'fashion-mnist', 'val'),
+  };
+}
+
+export function withSearchOptions<T>(y: Argv<T>): Argv<T> {
+  return y
+    .option('model', {
+      type: 'string',
+      describe: 'Pre-trained FP32 ONNX classifier (the baseline)',
+      defaultDescription: 'the embedded fixture models/fixture/fmnist_resnet.onnx',
+    })
+    .option('train-data', {
+      type: 'string',
+      describe:
+        'ImageNet-layout folder of TRAINING images (reconstruction, accuracy proxy, INT8 calibration)',
+      defaultDescription: 'the fixture datasets/fixtures/fashion-mnist/train',
+    })
+    .option('val-data', {
+      type: 'string',
+      describe: 'ImageNet-layout folder of validation images (final accuracies and benchmark samples only)',
+      defaultDescription: 'the fixture datasets/fixtures/fashion-mnist/val',
+    })
+    .option('preprocess', {
+      type: 'string',
+      describe: "torchvision | mlperf | plain (default: the model's bnas.preprocess metadata)",
+    })
+    .option('budget', { type: 'number', default: 8, describe: 'Minutes for the search (NSGA-II phase)' })
+    .option('seed', { type: 'number', default: 1, describe: 'Seed (the search is deterministic for a seed)' })
+    .option('population', { type: 'number', default: 16, describe: 'NSGA-II population' })
+    .option('generations', {
+      type: 'number',
+      default: 20,
+      describe: 'Most NSGA-II generations (the budget may end the search sooner)',
+    })
+    .option('workers', {
+      type: 'number',
+      describe: 'Worker sessions of the SUT (latency table, end-to-end checks and benchmarks)',
+      defaultDescription: `cores (${availableParallelism()})`,
+    })
+    .option('threads', { type: 'number', default: 1, describe: 'Intra-op threads per worker session' })
+    .option('batch', { type: 'number', default: 16, describe: 'Largest batch per session run' })
+    .option('rules', {
+      type: 'string',
+      describe: `Pick rules: a, c = top-1 drop (points) of BNAS-A/C, b = BNAS-B's speed-up (default "a=${DEFAULT_PICK_RULES.aDrop},c=${DEFAULT_PICK_RULES.cDrop},b=${DEFAULT_PICK_RULES.bSpeedup}")`,
+    })
+    .option('cache-root', { type: 'string', describe: 'Preprocessed-sample cache folder' });
+}
+
+/** Throws naming the first bad option. */
+export function checkSearchArgs(args: SearchArgs): void {
+  for (const [name, value] of [
+    ['workers', args.workers],
+    ['threads', args.threads],
+    ['batch', args.batch],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      throw new Error(`--${name} must be a positive integer, got ${value}`);
+  }
+  if (!Number.isInteger(args.population) || args.population < 2)
+    throw new Error(`--population must be an integer ≥ 2, got ${args.population}`);
+  if (!Number.isInteger(args.generations) || args.generations < 0)
+    throw new Error(`--generations must be an integer ≥ 0, got ${args.generations}`);
+  if (!(args.budget > 0)) throw new Error(`--budget must be > 0 minutes, got ${args.budget}`);
+  if (!Number.isSafeInteger(args.seed) || args.seed < 0)
+    throw new Error(`--seed must be an integer ≥ 0, got ${args.seed}`);
+}
+
+/** SearchOptions from the shared arguments (fixture defaults), logging to stderr with progress bars. */
+export function searchOptionsFrom(args: SearchArgs, outDir: string): SearchOptions {
+  checkSearchArgs(args);
+  const fixture = fixturePaths();
+  return {
+    modelPath: args.model ?? fixture.model,
+    trainData: args.trainData ?? fixture.train,
+    valData: args.valData ?? fixture.val,
+    preprocess: args.preprocess,
+    outDir,
+    budgetMinutes: args.budget,
+    seed: args.seed,
+    population: args.population,
+    generations: args.generations,
+    sut: {
+      workers: args.workers ?? availableParallelism(),
+      threadsPerWorker: args.threads,
+      batchSize: args.batch,
+    },
+    rules: args.rules !== undefined ? parsePickRules(args.rules) : { ...DEFAULT_PICK_RULES },
+    cacheRoot: args.cacheRoot,
+    log: (line) => process.stderr.write(`${line}\n`),
+    progress: (label) => {
+      const bar = progressBar(label);
+      return { update: (done, total) => bar.update(done, total), stop: () => bar.stop() };
+    },
+  };
+}
