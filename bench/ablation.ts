@@ -413,7 +413,7 @@ async function main(): Promise<void> {
     "### Wall time (s) of each sub-network's recovery step (predictions excluded)",
     '',
     '| sub-network | BN re-cal. | bank apply (layers) | bank + BN re-cal. | sequential (layers) | seq. + ReLU refits |',
-    '|---|--:|--:|--:|--:|--:|--:|',
+    '|---|--:|--:|--:|--:|--:|',
     ...rows.map(
       (r) =>
         `| ${r.name} | ${sec(r.seconds.bn)} | ${sec(r.seconds.bank)} (${r.layers.bank}) | ${sec(r.seconds.bankBn)} | ${sec(r.seconds.sequential)} (${r.layers.sequential}) | ${sec(r.seconds.sequentialRelu)} |`,
