@@ -54,25 +54,11 @@ import {
 
 export const OPTIMIZE_FORMAT = 'bnas.optimize/1';
 
-export interface OptimizeOptions {
-  /** The pre-trained FP32 ONNX classifier: the baseline and the teacher of the search. */
-  modelPath: string;
-  /** ImageNet-layout folder of training images: the search's proxy and BN data, and INT8 calibration. */
-  trainData: string;
-  /** ImageNet-layout folder of validation images: the final accuracies. */
-  valData: string;
-  /** Preprocessing preset (default: the model's metadata). */
-  preprocess?: string;
-  /** Output folder (see defaultOptimizeOut); never overwritten, resumed when it holds an unfinished optimize. */
-  outDir: string;
-  /** Wall-clock budget of the search's NSGA-II phase (minutes). */
-  budgetMinutes: number;
-  seed: number;
-  population: number;
-  generations: number;
-  /** The SUT of the search's throughput estimates and of every benchmark here. */
-  sut: SearchSutSettings;
-  rules: PickRules;
+/**
+ * The search's options (model, data, budget, seed, SUT, rules, log, progress; `outDir` is the
+ * optimize folder, the search writes to <outDir>/search), and the benchmarks'.
+ */
+export interface OptimizeOptions extends SearchOptions {
   /** Quantize the baseline and picks and measure the INT8 models too. */
   int8: boolean;
   /** Make the Server search (else only Offline). */
@@ -89,9 +75,6 @@ export interface OptimizeOptions {
   round?: string;
   /** Calibration images taken from the training folder when it has no cal_image_list.txt (default 500). */
   calibrationImages?: number;
-  cacheRoot?: string;
-  log: (line: string) => void;
-  progress?: ProgressFactory;
 }
 
 /** What optimize calls for the search and the measurements; tests replace them. */
