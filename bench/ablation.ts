@@ -25,9 +25,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { arrayCalibrationData } from '../calibration/collect.js';
 import { readImageNetFolder } from '../datasets/imagenet-layout.js';
-import type { PreprocessSpec } from '../datasets/preprocess-spec.js';
 import { modelPreprocessSpec } from '../harness/model-info.js';
 import { packageRoot } from '../harness/paths.js';
 import { cloneModel } from '../nas/onnx/clone.js';
@@ -39,13 +37,14 @@ import type { SearchResult } from '../nas/search/types.js';
 import { activationImportance } from '../nas/subnet/activation-importance.js';
 import { recalibrateBatchNorm } from '../nas/subnet/bn-recalibrate.js';
 import { applyReconstructionBank, buildReconstructionBank } from '../nas/subnet/reconstruct.js';
-import { folderSamples, type LabelledSamples } from '../nas/subnet/samples.js';
+import { folderSamplesInMemory } from '../nas/subnet/samples.js';
 import { reconstructSequentially, TeacherRows } from '../nas/subnet/sequential.js';
 import { extractSubnetwork } from '../nas/supernet/extract.js';
 import { canonicalPoint, parsePoint, predictMacs, smallestPoint } from '../nas/supernet/point.js';
 import { reorderByImportance } from '../nas/supernet/reorder.js';
 import { buildSearchSpace } from '../nas/supernet/space.js';
 import type { Point, SearchSpace } from '../nas/supernet/types.js';
+import { timestamp } from '../results/benchmark.js';
 import { describeMachine } from '../results/machine.js';
 
 // The search's final-pick settings (nas/search/run.ts): reconstruction images and positions, proxy
@@ -53,7 +52,6 @@ import { describeMachine } from '../results/machine.js';
 const PLAN = DEFAULT_DATA_PLAN;
 const POSITIONS = PLAN.finalPositions;
 const SEED = 1;
-const LOAD_CHUNK = 500;
 
 const STEPS = [
   { id: 'original', label: 'original order' },
@@ -95,24 +93,6 @@ class TimedTeacherRows extends TeacherRows {
 
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
-
-/** Samples [offset, offset + count) of an ImageNet-style folder, preprocessed once, held in memory. */
-async function inMemory(
-  dir: string,
-  modelPath: string,
-  spec: PreprocessSpec,
-  offset: number,
-  count?: number,
-): Promise<LabelledSamples> {
-  const s = await folderSamples(dir, modelPath, { offset, count, spec });
-  const size = s.sampleShape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(s.count * size);
-  for (let start = 0; start < s.count; start += LOAD_CHUNK) {
-    const n = Math.min(LOAD_CHUNK, s.count - start);
-    data.set(await s.load(start, n), start * size);
-  }
-  return { ...arrayCalibrationData(data, s.sampleShape), labels: s.labels, files: s.files };
-}
 
 /** The picks of a search (or optimize) folder, or nothing. */
 function searchPicks(dir: string | undefined, space: SearchSpace): Row[] {
@@ -180,10 +160,6 @@ function fixedPoints(space: SearchSpace): Row[] {
       layers: { bank: 0, sequential: 0, sequentialRelu: 0 },
     };
   });
-}
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
 /** Writes `text` to a fresh file in `dir` (never overwriting: -2, -3, ... when the name is taken). */
@@ -262,9 +238,13 @@ async function main(): Promise<void> {
   const trainCount = readImageNetFolder(trainDir, { checkFiles: false }).samples.length;
   const proxyCount = Math.min(PLAN.proxy, Math.floor(trainCount / 3));
   const reconCount = Math.min(PLAN.finalReconstruction, trainCount - proxyCount);
-  const recon = await inMemory(trainDir, modelPath, spec, 0, reconCount);
-  const proxy = await inMemory(trainDir, modelPath, spec, trainCount - proxyCount, proxyCount);
-  const val = await inMemory(valDir, modelPath, spec, 0);
+  const recon = await folderSamplesInMemory(trainDir, modelPath, { offset: 0, count: reconCount, spec });
+  const proxy = await folderSamplesInMemory(trainDir, modelPath, {
+    offset: trainCount - proxyCount,
+    count: proxyCount,
+    spec,
+  });
+  const val = await folderSamplesInMemory(valDir, modelPath, { offset: 0, spec });
   const loadSeconds = seconds(t0);
   // Reordered as the search does it: data-aware importance on the first reconstruction images.
   const importance = await activationImportance(

@@ -4,7 +4,8 @@
  * latency bound (harness/server-search.ts), and top-1 of an accuracy-mode run scored the way
  * MLPerf's accuracy-imagenet.py does. Also the atomic file helpers both pipelines write with.
  */
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelRunner, type SutSettings } from '../harness/model-runner.js';
 import { searchServerQps } from '../harness/server-search.js';
@@ -27,6 +28,30 @@ export function writeFileAtomic(path: string, content: string | Uint8Array): voi
   const tmp = `${path}.partial-${process.pid}`;
   writeFileSync(tmp, content);
   renameSync(tmp, path);
+}
+
+/** "20261122-211336": a folder name for a run started now (UTC). */
+export function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
+/** sha256 of a file's bytes, hex. */
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** The harness's settings for a pipeline's SUT: no batching wait, no spinning, pinned workers. */
+export function pipelineSut(
+  sut: Pick<SutSettings, 'workers' | 'threadsPerWorker' | 'batchSize'>,
+): SutSettings {
+  return {
+    workers: sut.workers,
+    threadsPerWorker: sut.threadsPerWorker,
+    batchSize: sut.batchSize,
+    maxBatchWaitUs: 0,
+    spinning: false,
+    pin: true,
+  };
 }
 
 /** "2 workers × 1 thread", "1 worker × 2 threads, batch 16". */

@@ -1,16 +1,3 @@
-/**
- * bnas optimize: the whole product pipeline in one call. (1) the BootstrapNAS search over the
- * model's supernet (baseline and picks BNAS-A/B/C, FP32, with validation accuracies); (2) INT8
- * (minmax QDQ) of the baseline and each pick, calibrated on training images; (3) validation top-1
- * of each INT8 model in the harness's accuracy mode; (4) Offline throughput and the Server search
- * at the 15 ms p99 bound for every FP32 and INT8 model; (5) table.md, results.json, chart.svg.
- *
- * The output folder is never overwritten: a new one is made, and an existing one is accepted only
- * when it holds an unfinished optimize of the same model with the same settings, which then
- * resumes (the search resumes by itself; INT8 files that exist and results already in
- * progress.json are kept). Every file is written under a temporary name and renamed into place.
- */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
@@ -19,7 +6,6 @@ import { type ImageList, imageCalibrationData, readImageList } from '../calibrat
 import { quantizeModel } from '../calibration/quantize.js';
 import { readImageNetFolder } from '../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../harness/model-info.js';
-import type { SutSettings } from '../harness/model-runner.js';
 import { loadModel, saveModel } from '../nas/onnx/io.js';
 import { runSearch } from '../nas/search/run.js';
 import type {
@@ -28,7 +14,6 @@ import type {
   SearchModelResult,
   SearchOptions,
   SearchResult,
-  SearchSutSettings,
 } from '../nas/search/types.js';
 import {
   type AccuracyOptions,
@@ -38,7 +23,9 @@ import {
   benchmarkModel,
   describeSut,
   measureAccuracy,
-  type ProgressFactory,
+  pipelineSut,
+  sha256File,
+  timestamp,
   writeFileAtomic,
 } from './benchmark.js';
 import { describeMachine } from './machine.js';
@@ -92,12 +79,7 @@ const SEARCH_OVERHEAD_SECONDS = 180;
 
 /** results/optimize/<host>/<timestamp> under `root`. */
 export function defaultOptimizeOut(root = join('results', 'optimize')): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  return join(root, hostname(), stamp);
-}
-
-function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  return join(root, hostname(), timestamp());
 }
 
 /** The settings an unfinished optimize must be resumed with (anything else would mix measurements). */
@@ -397,7 +379,7 @@ export async function optimize(
         dataDir: options.valData,
         preset: options.preprocess,
         cacheRoot: options.cacheRoot,
-        sut: offlineSut(options.sut),
+        sut: pipelineSut(options.sut),
         outDir,
         round,
         label: `${m.name} INT8 accuracy`,
@@ -419,7 +401,7 @@ export async function optimize(
       return path ? [{ name: m.name, precision: 'INT8' as const, modelPath: path }] : [];
     }),
   ];
-  const sut = offlineSut(options.sut);
+  const sut = pipelineSut(options.sut);
   header(
     `benchmarks: ${subjects.length} models, Offline (${describeSut(sut)}, ${options.offlineSeconds} s runs)${options.server ? ` and the Server search at p99 ≤ ${LATENCY_BOUND_MS} ms (≤ ${options.maxTrials} trials of ≥ ${options.trialSeconds} s)` : ''}, on the validation images`,
   );
@@ -554,17 +536,6 @@ export async function optimize(
   // results.json last: its presence marks the optimize as finished.
   writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify({ ...report, search, progress }, null, 2)}\n`);
   return { dir, report, resumed };
-}
-
-function offlineSut(sut: SearchSutSettings): SutSettings {
-  return {
-    workers: sut.workers,
-    threadsPerWorker: sut.threadsPerWorker,
-    batchSize: sut.batchSize,
-    maxBatchWaitUs: 0,
-    spinning: false,
-    pin: true,
-  };
 }
 
 function emptyRow(name: OptimizeModelName, precision: 'FP32' | 'INT8', note: string): OptimizeRow {

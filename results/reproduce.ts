@@ -16,7 +16,7 @@ import { loadModel, saveModel } from '../nas/onnx/io.js';
 import { countCost } from '../nas/onnx/macs.js';
 import { loadArchitecture } from '../nas/zoo/arch.js';
 import { buildModel } from '../nas/zoo/build.js';
-import { benchmarkModel, once } from './benchmark.js';
+import { benchmarkModel, once, timestamp } from './benchmark.js';
 import { describeMachine } from './machine.js';
 import { markdownTable, type ReproduceReport, type ReproduceRow, ratioChartSvg } from './reproduce-report.js';
 
@@ -40,10 +40,6 @@ export interface ReproduceOptions {
   cacheRoot?: string;
   log: (line: string) => void;
   progress?: (label: string) => { update(done: number, total: number): void; stop(): void };
-}
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 }
 
 /** Calibration images for the INT8 zoo models: the first images of the synthetic set. */

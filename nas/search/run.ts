@@ -14,15 +14,12 @@
  * Resumable: the latency table, the CSV (a replayed GA asks for the same genomes and finds them
  * there), the re-scored front and the final measurements are all kept in the output folder.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import { arrayCalibrationData } from '../../calibration/collect.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
-import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
 import { modelPreprocessSpec } from '../../harness/model-info.js';
-import { measureAccuracy, writeFileAtomic } from '../../results/benchmark.js';
+import { measureAccuracy, pipelineSut, sha256File, writeFileAtomic } from '../../results/benchmark.js';
 import { buildLatencyTable } from '../latency/measure.js';
 import { type LatencyTable, predictThroughput, saveLatencyTable } from '../latency/table.js';
 import { formatVerification, randomPoints, verifyLatencyTable } from '../latency/verify.js';
@@ -30,7 +27,7 @@ import { loadModel, serializeModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
 import { countCost } from '../onnx/macs.js';
 import { activationImportance } from '../subnet/activation-importance.js';
-import { folderSamples, type LabelledSamples } from '../subnet/samples.js';
+import { folderSamplesInMemory, type LabelledSamples } from '../subnet/samples.js';
 import { reconstructSequentially, TeacherRows } from '../subnet/sequential.js';
 import { extractSubnetwork } from '../supernet/extract.js';
 import { canonicalPoint, fullPoint, predictMacs, smallestPoint } from '../supernet/point.js';
@@ -105,10 +102,6 @@ interface Rescored extends Candidate {
   agreement: number;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 function readJson<T>(path: string): T | undefined {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
 }
@@ -140,19 +133,6 @@ function claimFolder(outDir: string, manifest: Manifest): boolean {
   return true;
 }
 
-/** Labelled training images [offset, offset + count), preprocessed once and held in memory. */
-async function trainingSlice(
-  dir: string,
-  modelPath: string,
-  spec: PreprocessSpec,
-  offset: number,
-  count: number,
-): Promise<LabelledSamples> {
-  const s = await folderSamples(dir, modelPath, { offset, count, spec });
-  const data = await s.load(0, s.count);
-  return { ...arrayCalibrationData(data, s.sampleShape), labels: s.labels, files: s.files };
-}
-
 export async function runSearch(
   options: SearchOptions,
   planChanges: Partial<SearchDataPlan> = {},
@@ -161,10 +141,9 @@ export async function runSearch(
   const started = performance.now();
   const log = options.log;
   const outDir = options.outDir;
-  const sourceBytes = new Uint8Array(readFileSync(options.modelPath));
   const manifest: Manifest = {
     format: SEARCH_FORMAT,
-    model: { path: options.modelPath, sha256: sha256(sourceBytes) },
+    model: { path: options.modelPath, sha256: sha256File(options.modelPath) },
     trainData: options.trainData,
     valData: options.valData,
     seed: options.seed,
@@ -201,14 +180,16 @@ export async function runSearch(
   log(
     `data: ${reconCount} training images for reconstruction (${Math.min(plan.searchReconstruction, reconCount)} during the search), ${proxyCount} held-out training images for the accuracy proxy`,
   );
-  const recon = await trainingSlice(options.trainData, options.modelPath, spec, 0, reconCount);
-  const proxy = await trainingSlice(
-    options.trainData,
-    options.modelPath,
+  const recon = await folderSamplesInMemory(options.trainData, options.modelPath, {
+    offset: 0,
+    count: reconCount,
     spec,
-    trainCount - proxyCount,
-    proxyCount,
-  );
+  });
+  const proxy = await folderSamplesInMemory(options.trainData, options.modelPath, {
+    offset: trainCount - proxyCount,
+    count: proxyCount,
+    spec,
+  });
   const searchRecon = { ...recon, count: Math.min(plan.searchReconstruction, reconCount) };
   // Channels ordered by the signal they send into their readers on training images, so every
   // sub-network keeps the channels that matter most (activation-importance.ts).
@@ -444,14 +425,7 @@ async function finish(
   });
   const e2e = (i: number) =>
     (options.sut.workers * options.sut.batchSize * 1000) / measured.points[i].measuredMs;
-  const sut = {
-    workers: options.sut.workers,
-    threadsPerWorker: options.sut.threadsPerWorker,
-    batchSize: options.sut.batchSize,
-    maxBatchWaitUs: 0,
-    spinning: false,
-    pin: true,
-  };
+  const sut = pipelineSut(options.sut);
   const valTop1 = async (name: string, path: string) =>
     (
       await measureAccuracy({

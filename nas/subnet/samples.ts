@@ -3,6 +3,7 @@
  * `bnas run` applies to the model (modelPreprocessSpec + preprocessImage, via calibration's
  * imageCalibrationData): the sample source of BN re-calibration and of accuracy proxies.
  */
+import { arrayCalibrationData } from '../../calibration/collect.js';
 import { imageCalibrationData } from '../../calibration/images.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
@@ -43,4 +44,20 @@ export async function folderSamples(
   const files = picked.map((s) => s.file);
   const data = imageCalibrationData({ dir, files }, spec);
   return { ...data, labels: Int32Array.from(picked.map((s) => s.label)), files };
+}
+
+/** As folderSamples, preprocessed once and held in memory (loaded 500 images at a time). */
+export async function folderSamplesInMemory(
+  dir: string,
+  modelPath: string,
+  options: FolderSampleOptions = {},
+): Promise<LabelledSamples> {
+  const s = await folderSamples(dir, modelPath, options);
+  const size = s.sampleShape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(s.count * size);
+  for (let start = 0; start < s.count; start += 500) {
+    const n = Math.min(500, s.count - start);
+    data.set(await s.load(start, n), start * size);
+  }
+  return { ...arrayCalibrationData(data, s.sampleShape), labels: s.labels, files: s.files };
 }
