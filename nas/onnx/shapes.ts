@@ -26,7 +26,7 @@ export interface ShapeOptions {
 export class ShapeInferenceError extends Error {
   constructor(
     readonly node: Node,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`shape inference: node ${node.describe()}: ${reason}`);
   }
@@ -734,6 +734,23 @@ function isDefaultDomain(domain: string): boolean {
   return domain === '' || domain === 'ai.onnx';
 }
 
+function unsupportedOperator(node: Node): string {
+  const where = isDefaultDomain(node.domain) ? '' : ` in domain '${node.domain}'`;
+  return `operator ${node.opType}${where} is not supported by bnas shape inference`;
+}
+
+function isUnknown(t: TensorType): boolean {
+  return t.shape === null || t.elemType === 0;
+}
+
+/** `node` failed on a value whose type is unknown because the unsupported `cause` made it. */
+function unsupportedOperatorError(cause: Node, node: Node, reason: string): ShapeInferenceError {
+  return new ShapeInferenceError(
+    cause,
+    `${unsupportedOperator(cause)}, and the model declares no type for its output, so node ${node.describe()} after it cannot be inferred (${reason})`,
+  );
+}
+
 /**
  * Types of every value in the graph: graph inputs, initializers and node outputs, keyed by name.
  * Graph outputs declared with sizes are checked against what was inferred.
@@ -756,6 +773,9 @@ export function inferShapes(source: Model | Graph, options: ShapeOptions = {}): 
     recordConst(consts, t.name, t);
   }
   const declared = new Map<string, ValueInfo>(graph.valueInfo.map((v) => [v.name, v]));
+  // Non-strict: values whose type is unknown because an unsupported operator made them (directly
+  // or through ops that pass the unknown on), so that a later failure blames that operator.
+  const unknownBecauseOf = new Map<string, Node>();
   for (const node of graph.topologicalOrder()) {
     const rule = isDefaultDomain(node.domain) ? RULES[node.opType] : undefined;
     let outputs: TensorType[];
@@ -765,19 +785,30 @@ export function inferShapes(source: Model | Graph, options: ShapeOptions = {}): 
         outputs = rule.infer(ctx);
         rule.after?.(ctx);
       } catch (error) {
+        const reason =
+          error instanceof ShapeInferenceError
+            ? error.reason
+            : (error as Error).message.replace(/^node .*?: /, '');
+        const cause = node.inputs.map((i) => unknownBecauseOf.get(i)).find((n) => n !== undefined);
+        if (cause) throw unsupportedOperatorError(cause, node, reason);
         if (error instanceof ShapeInferenceError) throw error;
-        throw new ShapeInferenceError(node, (error as Error).message.replace(/^node .*?: /, ''));
+        throw new ShapeInferenceError(node, reason);
+      }
+      const cause = node.inputs.map((i) => unknownBecauseOf.get(i)).find((n) => n !== undefined);
+      if (cause) {
+        node.outputs.forEach((o, i) => {
+          if (o !== '' && outputs[i] && isUnknown(outputs[i])) unknownBecauseOf.set(o, cause);
+        });
       }
     } else if (strict) {
-      const where = isDefaultDomain(node.domain) ? '' : ` in domain '${node.domain}'`;
-      throw new ShapeInferenceError(
-        node,
-        `operator ${node.opType}${where} is not supported by bnas shape inference`,
-      );
+      throw new ShapeInferenceError(node, unsupportedOperator(node));
     } else {
       outputs = node.outputs.map((o) => {
         const v = declared.get(o);
         return { elemType: v?.elemType ?? 0, shape: v?.shape ?? null };
+      });
+      node.outputs.forEach((o, i) => {
+        if (o !== '' && isUnknown(outputs[i])) unknownBecauseOf.set(o, node);
       });
     }
     node.outputs.forEach((o, i) => {
