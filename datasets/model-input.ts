@@ -7,7 +7,7 @@ export interface ModelInput {
   shape: ModelShape;
 }
 
-/** The model's one tensor input; a model with several inputs is an error (give --shape instead). */
+/** The model's one input, which must be a float32 tensor (the image batch). */
 export async function readModelInput(modelPath: string): Promise<ModelInput> {
   let session: ort.InferenceSession;
   try {
@@ -20,13 +20,17 @@ export async function readModelInput(modelPath: string): Promise<ModelInput> {
     throw new Error(`onnxruntime cannot load ${modelPath}: ${(error as Error).message}`);
   }
   try {
-    const inputs = session.inputMetadata.filter((m) => m.isTensor);
+    const inputs = session.inputMetadata;
     if (inputs.length !== 1) {
+      const names = inputs.length > 0 ? `: ${inputs.map((m) => m.name).join(', ')}` : '';
       throw new Error(
-        `${modelPath} has ${inputs.length} tensor inputs (${session.inputNames.join(', ')}); give the sample shape with --shape C,H,W`,
+        `${modelPath}: the model has ${inputs.length} inputs${names}; bnas needs one image input (float32 N×C×H×W)`,
       );
     }
-    const input = inputs[0] as ort.InferenceSession.TensorValueMetadata;
+    const input = inputs[0];
+    if (!input.isTensor) {
+      throw new Error(`${modelPath}: input ${input.name} is not a tensor; bnas needs one image input`);
+    }
     if (input.type !== 'float32') {
       throw new Error(`${modelPath}: input ${input.name} is ${input.type}; bnas preprocesses to float32`);
     }
