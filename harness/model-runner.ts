@@ -9,11 +9,21 @@ import { type ProgressEvent, startTest, type TestOutcome } from './loadgen/loadg
 import { roundRules } from './loadgen/rounds.js';
 import { deriveEffectiveSettings, loadTestSettings, resetConfLoadCount } from './loadgen/settings.js';
 import type { Scenario, TestMode } from './loadgen/types.js';
+import {
+  availableMemoryBytes,
+  checkSutMemory,
+  estimateSutMemory,
+  modelMemoryProfile,
+  type SutMemoryPlan,
+} from './memory-estimate.js';
 import { modelPreprocessSpec } from './model-info.js';
 import { PreprocessedQsl } from './qsl/preprocessed-qsl.js';
 import { createOnnxSut } from './sut/onnx-sut.js';
 import type { PoolSut } from './sut/pool-sut.js';
 import { SampleStore } from './sut/sample-store.js';
+
+/** Samples the store holds unless told otherwise: the largest performance set of the QSL. */
+const DEFAULT_STORE_CAPACITY = 1024;
 
 export interface SutSettings {
   workers: number;
@@ -35,6 +45,8 @@ export interface OpenModelOptions {
   /** Largest performance set a test may load (default: min(1024, dataset size)). */
   storeCapacity?: number;
   onPreprocessProgress?: (done: number, total: number) => void;
+  /** Memory the SUT may use (default: what the machine has available now); checked before any work. */
+  availableMemoryBytes?: number;
 }
 
 export interface ModelTestOptions {
@@ -73,6 +85,19 @@ export class ModelRunner {
   static async open(options: OpenModelOptions): Promise<ModelRunner> {
     const spec = await modelPreprocessSpec(options.modelPath, options.preset, options.overrides);
     const shape = sampleShape(spec);
+    // Before preprocessing, so the store is sized for the most it may hold.
+    const plan: SutMemoryPlan = {
+      workers: options.sut.workers,
+      batchSize: options.sut.batchSize,
+      storeCapacity: options.storeCapacity ?? DEFAULT_STORE_CAPACITY,
+    };
+    const profile = modelMemoryProfile(options.modelPath, shape);
+    checkSutMemory(
+      estimateSutMemory(profile, plan),
+      plan,
+      profile,
+      options.availableMemoryBytes ?? availableMemoryBytes(),
+    );
     const cache = await ensurePreprocessed({
       dataDir: options.dataDir,
       spec,
@@ -80,7 +105,7 @@ export class ModelRunner {
       onProgress: options.onPreprocessProgress,
     });
     const total = cache.manifest.count;
-    const capacity = Math.min(total, options.storeCapacity ?? 1024);
+    const capacity = Math.min(total, options.storeCapacity ?? DEFAULT_STORE_CAPACITY);
     const store = SampleStore.create(total, capacity, shape[0] * shape[1] * shape[2]);
     const qsl = new PreprocessedQsl(
       `ImageNetQSL(${cache.manifest.dataset})`,

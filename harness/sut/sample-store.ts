@@ -61,14 +61,33 @@ export class SampleStore {
   }
 }
 
-/** Worker side: copies samples into a (non-shared) batch buffer. */
+/**
+ * Worker side: copies the samples of a batch into one (non-shared) buffer sized for the largest
+ * batch. Smaller batches (Server's partial ones) are views of it, so a worker holds
+ * largestBatch × sample bytes however many batch sizes it sees.
+ */
 export class SampleReader {
   private readonly data: Float32Array;
   private readonly slotOf: Int32Array;
+  private batch: Float32Array;
 
-  constructor(private readonly handle: SampleStoreHandle) {
+  constructor(
+    private readonly handle: SampleStoreHandle,
+    largestBatch = 1,
+  ) {
     this.data = new Float32Array(handle.data);
     this.slotOf = new Int32Array(handle.slotOf);
+    this.batch = new Float32Array(largestBatch * handle.sampleLength);
+  }
+
+  /** The samples at `qslIndices`, one after another; valid until the next call. */
+  readBatch(qslIndices: ArrayLike<number>): Float32Array {
+    const n = this.handle.sampleLength;
+    const length = qslIndices.length * n;
+    if (length > this.batch.length) this.batch = new Float32Array(length);
+    const view = this.batch.subarray(0, length);
+    for (let i = 0; i < qslIndices.length; i++) this.copyInto(view, i, qslIndices[i]);
+    return view;
   }
 
   copyInto(target: Float32Array, position: number, qslIndex: number): void {
