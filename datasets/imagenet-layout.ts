@@ -60,8 +60,34 @@ function checkImagePath(name: string, file: string, line: number): void {
   }
 }
 
-/** Parses val_map.txt text: "<file> <label>" per line, label a non-negative integer. */
+/**
+ * Refuses an image listed twice (after normalizing "./a" and "sub//a"): its line is its QSL index,
+ * so a second line would count the image twice in every accuracy.
+ */
+function checkListedOnce(entries: readonly { file: string; line: number }[], listFile: string): void {
+  const lineOf = new Map<string, number>();
+  for (const { file, line } of entries) {
+    const key = normalize(file);
+    const first = lineOf.get(key);
+    if (first !== undefined) {
+      throw new DatasetListError(
+        listFile,
+        line,
+        `"${file}" is listed twice, on lines ${first} and ${line}; list each image once`,
+      );
+    }
+    lineOf.set(key, line);
+  }
+}
+
+/** Parses val_map.txt text: "<file> <label>" per line, label a non-negative integer, each file once. */
 export function parseValMap(text: string, file = VAL_MAP): ImageNetSample[] {
+  const samples = parseValMapLines(text, file);
+  checkListedOnce(samples, file);
+  return samples;
+}
+
+function parseValMapLines(text: string, file: string): ImageNetSample[] {
   return listLines(text, file).map(({ text: t, line }) => {
     const cols = t.split(/\s+/);
     if (cols.length !== 2) {

@@ -12,7 +12,7 @@
  * steps round to float32 after every operation as numpy and torch do, so outputs equal the
  * Python references bit for bit (see test/datasets/preprocess.test.ts).
  */
-import { decodeImage, type LoaderRule } from './decode.js';
+import { decodeImage, decodeImageBuffer, type LoaderRule } from './decode.js';
 import { MLPERF_SCALE_PERCENT, type PreprocessSpec } from './preprocess-spec.js';
 import { type RawImage, roundHalfEven, type Window } from './raw-image.js';
 import { resizeCv2Area } from './resample-cv2.js';
@@ -131,14 +131,26 @@ export function toChwUint8(img: RawImage, channels: number): Uint8Array {
   return out;
 }
 
+function pixelsOf(decoded: RawImage, spec: PreprocessSpec): RawImage {
+  const img = spec.channels === 1 && decoded.channels === 3 ? rgbToLuma(decoded) : decoded;
+  return geometry(img, spec);
+}
+
 /** Decode, colour conversion and geometry: the 8-bit H×W pixels of the sample (HWC, 1 or 3 channels). */
 export async function preprocessPixels(file: string, spec: PreprocessSpec): Promise<RawImage> {
-  let img = await decodeImage(file, loaderRule(spec));
-  if (spec.channels === 1 && img.channels === 3) img = rgbToLuma(img);
-  return geometry(img, spec);
+  return pixelsOf(await decodeImage(file, loaderRule(spec)), spec);
 }
 
 /** One image file to its model input sample: float32, C×H×W. */
 export async function preprocessImage(file: string, spec: PreprocessSpec): Promise<Float32Array> {
   return normalizeToChw(await preprocessPixels(file, spec), spec);
+}
+
+/** An image file's bytes, already read, to its model input sample; `file` names it in errors. */
+export async function preprocessImageBytes(
+  bytes: Buffer,
+  file: string,
+  spec: PreprocessSpec,
+): Promise<Float32Array> {
+  return normalizeToChw(pixelsOf(await decodeImageBuffer(bytes, file, loaderRule(spec)), spec), spec);
 }

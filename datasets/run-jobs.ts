@@ -12,15 +12,11 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { builtModule } from '../harness/paths.js';
-import { writeNpy } from './npy.js';
-import { preprocessImage } from './preprocess.js';
-import { type PreprocessSpec, sampleShape } from './preprocess-spec.js';
+import { type PreprocessJob, runPreprocessJob } from './preprocess-job.js';
+import type { PreprocessSpec } from './preprocess-spec.js';
 import type { PreprocessTask } from './workers/preprocess-worker.js';
 
-export interface PreprocessJob {
-  image: string;
-  npy: string;
-}
+export type { PreprocessJob } from './preprocess-job.js';
 
 export type JobStrategy = 'workers' | 'inline';
 
@@ -49,7 +45,6 @@ export async function runPreprocessJobs(
 
 async function runInline(spec: PreprocessSpec, jobs: readonly PreprocessJob[], options: RunJobsOptions) {
   const inFlight = Math.max(1, options.workers ?? availableParallelism() * 2);
-  const shape = sampleShape(spec);
   let next = 0;
   let done = 0;
   let firstError: unknown;
@@ -57,7 +52,7 @@ async function runInline(spec: PreprocessSpec, jobs: readonly PreprocessJob[], o
     while (next < jobs.length && firstError === undefined) {
       const job = jobs[next++];
       try {
-        await writeNpy(job.npy, await preprocessImage(job.image, spec), shape);
+        await runPreprocessJob(job, spec);
         options.onProgress?.(++done);
       } catch (error) {
         firstError ??= error;
@@ -80,6 +75,11 @@ async function runPool(spec: PreprocessSpec, jobs: readonly PreprocessJob[], opt
   });
   let done = 0;
   let firstError: unknown;
+  // After a failure destroys the pool, a worker may still answer a task the pool has dropped:
+  // piscina emits that as an 'error' event, which would end the process without a listener.
+  pool.on('error', (error: unknown) => {
+    firstError ??= error;
+  });
   let destroyed: Promise<void> | undefined;
   const stop = () => {
     destroyed ??= pool.destroy();

@@ -80,7 +80,8 @@ const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       .option('out', {
         type: 'string',
         demandOption: true,
-        describe: 'Output folder (created; must be new or empty)',
+        describe:
+          'Output folder (created; must be new or empty). It is written as <out>.partial-… and renamed when complete; after an interruption the same command resumes it',
       })
       .example(
         '$0 data preprocess --data imagenet/val --out runs/val-tv',
@@ -106,6 +107,16 @@ const preprocessCommand: CommandModule<object, PreprocessArgs> = {
 
     const bar = progressBar(`preprocess ${spec.preset}`);
     const t0 = performance.now();
+    // Ctrl-C: the partial folder stays (its name says so) and the next run resumes it.
+    let buildDir = `${args.out}.partial-…`;
+    const onInterrupt = () => {
+      bar.stop();
+      process.stderr.write(
+        `\nbnas: interrupted; the samples written so far are kept in ${buildDir}: run the same command again to resume\n`,
+      );
+      process.exit(130);
+    };
+    process.once('SIGINT', onInterrupt);
     let result: Awaited<ReturnType<typeof writePreprocessed>>;
     try {
       result = await writePreprocessed({
@@ -113,19 +124,38 @@ const preprocessCommand: CommandModule<object, PreprocessArgs> = {
         spec,
         outDir: args.out,
         workers: args.workers,
+        onStart: (start) => {
+          buildDir = start.buildDir;
+          if (start.resumed)
+            process.stderr.write(`bnas: resuming the interrupted preprocess in ${start.resumed}\n`);
+        },
+        onPlan: ({ kept, total }) => {
+          if (kept > 0)
+            process.stderr.write(`bnas: ${kept} of ${total} samples kept (their images are unchanged)\n`);
+        },
         onProgress: (done, total) => bar.update(done, total, 'images'),
+        beforePublish: (dir, manifest) => {
+          const seconds = (performance.now() - t0) / 1000;
+          writeRunRecord(dir, {
+            command: 'data preprocess',
+            args,
+            confFiles: [join(args.data, VAL_MAP), args.model],
+            extra: {
+              spec,
+              modelShape,
+              count: manifest.count,
+              seconds,
+              imagesPerSecond: manifest.count / seconds,
+            },
+          });
+        },
       });
     } finally {
+      process.off('SIGINT', onInterrupt);
       bar.stop();
     }
     const seconds = (performance.now() - t0) / 1000;
     const { manifest } = result;
-    writeRunRecord(args.out, {
-      command: 'data preprocess',
-      args,
-      confFiles: [join(args.data, VAL_MAP), args.model],
-      extra: { spec, modelShape, count: manifest.count, seconds, imagesPerSecond: manifest.count / seconds },
-    });
     process.stdout.write(
       `${manifest.count} images preprocessed (${spec.preset}, ${manifest.sampleShape.join('×')}, mean [${spec.mean.join(', ')}], std [${spec.std.join(', ')}]) into ${args.out} in ${seconds.toFixed(1)} s (${rate(manifest.count, seconds)} images/s)\n`,
     );

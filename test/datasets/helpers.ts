@@ -1,11 +1,21 @@
 /** Shared helpers of the dataset tests: fixture paths and temporary folders. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const PREPROCESS_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'preprocess');
 
 export const fixture = (name: string): string => join(PREPROCESS_FIXTURES, name);
+
+export const FASHION_MNIST_VAL = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'datasets',
+  'fixtures',
+  'fashion-mnist',
+  'val',
+);
 
 const made: string[] = [];
 
@@ -24,4 +34,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
+}
+
+/** A new ImageNet-style folder with the first `count` Fashion-MNIST validation PNGs (copies). */
+export function fashionMnistSubset(count: number): string {
+  const dir = tempDir('bnas-fmnist-');
+  const lines = readFileSync(join(FASHION_MNIST_VAL, 'val_map.txt'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(0, count);
+  for (const line of lines) {
+    const name = line.split(' ')[0];
+    copyFileSync(join(FASHION_MNIST_VAL, name), join(dir, name));
+  }
+  writeFileSync(join(dir, 'val_map.txt'), `${lines.join('\n')}\n`);
+  return dir;
 }

@@ -73,6 +73,19 @@ describe('val_map.txt', () => {
     expect(error.message).toContain(`line 3: ${join(dir, 'c.JPEG')}`);
   });
 
+  it('refuses an image listed twice, naming the file and both lines', () => {
+    const error = errorOf(() => parseValMap('a.JPEG 1\nb.JPEG 2\n./a.JPEG 3\n', '/data/val_map.txt'));
+    expect(error.file).toBe('/data/val_map.txt');
+    expect(error.line).toBe(3);
+    expect(error.message).toBe(
+      '/data/val_map.txt:3: "./a.JPEG" is listed twice, on lines 1 and 3; list each image once',
+    );
+    const dir = folder(['x.JPEG', 'y.JPEG'], { 'val_map.txt': 'x.JPEG 0\ny.JPEG 1\nx.JPEG 0\n' });
+    expect(() => readImageNetFolder(dir)).toThrow(
+      `${join(dir, 'val_map.txt')}:3: "x.JPEG" is listed twice, on lines 1 and 3`,
+    );
+  });
+
   it('explains a folder without val_map.txt, and an empty one', () => {
     expect(() => readImageNetFolder(folder(['a.JPEG'], {}))).toThrow(/no val_map\.txt in it/);
     expect(() => readImageNetFolder(folder([], { 'val_map.txt': '\n' }))).toThrow(/lists no images/);
