@@ -115,6 +115,7 @@ export const loadgenCommand: CommandModule<object, LoadgenArgs> = {
       userConfPath: args.conf,
       mlperfConfPath: args.mlperfConf,
       auditConfigPath,
+      qsl,
     });
     const bar = progressBar(`${args.scenario} ${args.mode}`);
     await sut.start?.();

@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import type { LogIssue, RoundRules, Scenario, TestMode, TestSettings } from './types.js';
 
+/** A Unicode byte order mark; editors on Windows start UTF-8 files with it. */
+const BYTE_ORDER_MARK = '\uFEFF';
+
 /**
  * Which FromConfig call a file goes through: LoadGen's conf_type 0 (the mlperf.conf compiled
  * into current LoadGen), 1 (user.conf) or 2 (audit.config). v2.0 LoadGen has no conf types.
@@ -17,6 +20,8 @@ export interface ParsedConf {
   readonly source: string;
   /** Raw value text per full key (`model.scenario.name`); a later line has replaced an earlier one. */
   readonly values: ReadonlyMap<string, string>;
+  /** 1-based line each value in `values` came from, for messages. */
+  readonly lines: ReadonlyMap<string, number>;
 }
 
 /** A conf file LoadGen would reject as a whole (it logs error_invalid_config and applies nothing). */
@@ -59,20 +64,28 @@ interface LineProblem {
  * Parse conf text. Throws ConfigError if any line is malformed, like LoadGen, which then ignores
  * the whole file. Quirks kept on purpose: `#` starts a comment only where a key or `=` is
  * expected, so `key = 1 # note` is an error; a line holding only a key is silently ignored; extra
- * numeric tokens after the value replace it (`key = 1 2` sets 2).
+ * numeric tokens after the value replace it (`key = 1 2` sets 2). One departure: a leading byte
+ * order mark is dropped (LoadGen would glue it to the first key, which then matches nothing).
  */
 export function parseConf(text: string, source: string): ParsedConf {
   const values = new Map<string, string>();
+  const lines = new Map<string, number>();
   const problems: LineProblem[] = [];
-  text.split('\n').forEach((line, i) => {
-    const problem = parseLine(line, i + 1, values);
+  const body = text.startsWith(BYTE_ORDER_MARK) ? text.slice(BYTE_ORDER_MARK.length) : text;
+  body.split('\n').forEach((line, i) => {
+    const problem = parseLine(line, i + 1, values, lines);
     if (problem) problems.push(problem);
   });
   if (problems.length > 0) throw configErrorFor(source, problems);
-  return { source, values };
+  return { source, values, lines };
 }
 
-function parseLine(line: string, lineNr: number, values: Map<string, string>): LineProblem | undefined {
+function parseLine(
+  line: string,
+  lineNr: number,
+  values: Map<string, string>,
+  lines: Map<string, number>,
+): LineProblem | undefined {
   let key = '';
   let expecting: 'key' | 'equals' | 'value' = 'key';
   for (const token of line.split(C_WHITESPACE)) {
@@ -86,6 +99,7 @@ function parseLine(line: string, lineNr: number, values: Map<string, string>): L
         };
       }
       values.set(key, token);
+      lines.set(key, lineNr);
       continue;
     }
     if (token === '#') return undefined;
@@ -174,6 +188,9 @@ const percent = (token: string): number => cStrtod(token) * 0.01;
 const msToNsInteger = (token: string): number => Number(BigInt.asUintN(64, cStrtoull(token) * 1_000_000n));
 /** ms → ns for a double field: strtod × 1e6 (SingleStream/MultiStream target_latency). */
 const msToNsDouble = (token: string): number => cStrtod(token) * 1_000_000;
+/** Whether a reader takes its token with C strtod (every other reader uses strtoull). */
+const readsDouble = (read: (token: string) => unknown): boolean =>
+  read === cStrtod || read === percent || read === msToNsDouble;
 /** `server_max_async_queries = int(val)`: truncated to a C int, then stored in a uint64. */
 const cIntToU64 = (token: string): number => Number(BigInt.asUintN(64, BigInt.asIntN(32, cStrtoull(token))));
 
@@ -186,18 +203,37 @@ export function lookupConf(
   scenario: string,
   name: string,
 ): string | undefined {
+  const key = findConfKey(conf, model, scenario, name);
+  return key === undefined ? undefined : conf.values.get(key);
+}
+
+/** The full key lookupConf takes the value of, if any. */
+function findConfKey(conf: ParsedConf, model: string, scenario: string, name: string): string | undefined {
   const candidates = [
     `${model}.${scenario}.${name}`,
     `*.${scenario}.${name}`,
     `${model}.*.${name}`,
     `*.*.${name}`,
   ];
-  for (const key of candidates) {
-    const value = conf.values.get(key);
-    if (value !== undefined) return value;
-  }
-  return undefined;
+  return candidates.find((key) => conf.values.has(key));
 }
+
+/** How LoadGen converts a key's text: C strtoull (integers, flags, seeds) or strtod (doubles). */
+export type ConfNumberKind = 'integer' | 'double';
+
+/** Where a setting's value came from: the line of a conf file that set it last. */
+export interface SettingOrigin {
+  /** The full key as written, e.g. `*.Server.target_qps`. */
+  key: string;
+  /** The value text as written. */
+  token: string;
+  file: string;
+  line: number | undefined;
+  kind: ConfNumberKind;
+}
+
+/** The origin of every TestSettings field a conf file has set (fields left at defaults are absent). */
+export type SettingOrigins = Map<keyof TestSettings, SettingOrigin>;
 
 interface RuleFlags {
   /** Looked up under this scenario whatever scenario is being configured. */
@@ -210,6 +246,8 @@ interface RuleFlags {
 
 interface KeyRule extends RuleFlags {
   name: string;
+  field: keyof TestSettings;
+  kind: ConfNumberKind;
   apply(token: string, settings: TestSettings): void;
 }
 
@@ -221,6 +259,8 @@ function rule<K extends keyof TestSettings>(
 ): KeyRule {
   return {
     name,
+    field,
+    kind: readsDouble(read) ? 'double' : 'integer',
     ...flags,
     apply: (token, settings) => {
       settings[field] = read(token);
@@ -284,7 +324,24 @@ export interface ApplyConfOptions {
   scenario: Scenario;
   confType: ConfType;
   round: RoundRules;
+  /** If given, records which key, file and line set each field (for validation messages). */
+  origins?: SettingOrigins;
 }
+
+/** A numeric key FromConfig reads, and the TestSettings field it sets. */
+export interface ConfKey {
+  name: string;
+  field: keyof TestSettings;
+  kind: ConfNumberKind;
+  /** Read under this scenario only (whatever scenario is configured). */
+  scenario?: Scenario;
+}
+
+/** Every numeric key FromConfig reads, `mode` included. */
+export const CONF_KEYS: readonly ConfKey[] = [
+  { name: 'mode', field: 'mode', kind: 'integer' },
+  ...KEY_RULES.map(({ name, field, kind, scenario }) => ({ name, field, kind, scenario })),
+];
 
 /**
  * Copy what `conf` sets into `settings` (mutated), as one FromConfig call of the round's LoadGen
@@ -294,16 +351,43 @@ export function applyConf(settings: TestSettings, conf: ParsedConf, options: App
   const issues = applyMode(settings, conf, options);
   for (const rule of KEY_RULES) {
     if (!ruleApplies(rule, options)) continue;
-    const token = lookupConf(conf, options.model, rule.scenario ?? options.scenario, rule.name);
-    if (token !== undefined) rule.apply(token, settings);
+    const key = findConfKey(conf, options.model, rule.scenario ?? options.scenario, rule.name);
+    if (key === undefined) continue;
+    rule.apply(tokenAt(conf, key), settings);
+    recordOrigin(options, rule.field, conf, key, rule.kind);
   }
   return issues;
 }
 
+function tokenAt(conf: ParsedConf, key: string): string {
+  const token = conf.values.get(key);
+  if (token === undefined) throw new Error(`internal: no value for ${key}`);
+  return token;
+}
+
+function recordOrigin(
+  options: ApplyConfOptions,
+  field: keyof TestSettings,
+  conf: ParsedConf,
+  key: string,
+  kind: ConfNumberKind,
+): void {
+  // Deleted first so that the map's order is the order the values were applied in.
+  options.origins?.delete(field);
+  options.origins?.set(field, {
+    key,
+    token: tokenAt(conf, key),
+    file: conf.source,
+    line: conf.lines.get(key),
+    kind,
+  });
+}
+
 function applyMode(settings: TestSettings, conf: ParsedConf, options: ApplyConfOptions): LogIssue[] {
-  const token = lookupConf(conf, options.model, options.scenario, 'mode');
-  if (token === undefined) return [];
-  const value = cStrtoull(token);
+  const key = findConfKey(conf, options.model, options.scenario, 'mode');
+  if (key === undefined) return [];
+  recordOrigin(options, 'mode', conf, key, 'integer');
+  const value = cStrtoull(tokenAt(conf, key));
   if (value < BigInt(MODE_VALUES.length)) {
     settings.mode = MODE_VALUES[Number(value)];
     return [];

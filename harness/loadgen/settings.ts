@@ -3,8 +3,17 @@
  * derivation LoadGen logs as effective_* (§4, C++ TestSettingsInternal).
  */
 import { existsSync } from 'node:fs';
-import { applyConf, type ConfType, loadConfFile, type ParsedConf, parseConf } from './config.js';
+import {
+  applyConf,
+  type ConfType,
+  loadConfFile,
+  type ParsedConf,
+  parseConf,
+  type SettingOrigins,
+} from './config.js';
 import { roundRules } from './rounds.js';
+import { estimateTestSize, type QslCounts } from './schedule-size.js';
+import { availableMemoryBytes, checkSchedule, checkSettingValues } from './settings-check.js';
 import type {
   EffectiveSettings,
   LogIssue,
@@ -92,6 +101,13 @@ export interface LoadTestSettingsOptions {
   auditConfigPath?: string;
   /** audit.config contents; when given, auditConfigPath only names the file in messages. */
   auditConfigText?: string;
+  /**
+   * The QSL the test will run with, to size its schedule exactly. Without it only what the conf
+   * files ask for is sized (the performance set taken as performance_sample_count_override or 1).
+   */
+  qsl?: QslCounts;
+  /** Memory the schedule may take (default: what this process may still allocate). */
+  memoryBudgetBytes?: number;
 }
 
 export interface LoadedTestSettings {
@@ -99,6 +115,8 @@ export interface LoadedTestSettings {
   rules: RoundRules;
   /** What LoadGen would log while reading the files, in order. */
   issues: LogIssue[];
+  /** Which key, file and line set each field a conf file set. */
+  origins: SettingOrigins;
 }
 
 /**
@@ -115,15 +133,49 @@ export function resetConfLoadCount(): void {
 /**
  * Build the requested TestSettings for a run: struct defaults, then the round's conf files, then
  * audit.config. Throws ConfigError when a file is unreadable or malformed (LoadGen would log
- * error_invalid_config and go on without it).
+ * error_invalid_config and go on without it), and SettingError, naming the key, file and line,
+ * when a value cannot be run with or the schedule it asks for would not end or fit in memory.
  */
 export function loadTestSettings(options: LoadTestSettingsOptions): LoadedTestSettings {
   const rules = resolveRound(options.round);
   const settings = defaultTestSettings(options.scenario, options.mode);
-  const context = { settings, rules, model: options.model ?? 'resnet50', scenario: options.scenario };
+  const origins: SettingOrigins = new Map();
+  const context = {
+    settings,
+    rules,
+    model: options.model ?? 'resnet50',
+    scenario: options.scenario,
+    origins,
+  };
   const issues = rules.mlperfConfIsFile ? loadV20Confs(context, options) : loadCurrentConfs(context, options);
   issues.push(...loadAuditConfig(context, options));
-  return { settings, rules, issues };
+  checkLoadedSettings(settings, origins, rules, options);
+  return { settings, rules, issues, origins };
+}
+
+/** The one validation of what the files set: each value, then the schedule they add up to. */
+function checkLoadedSettings(
+  settings: TestSettings,
+  origins: SettingOrigins,
+  rules: RoundRules,
+  options: LoadTestSettingsOptions,
+): void {
+  checkSettingValues(settings, origins, options.scenario);
+  const nominalCount = settings.performanceSampleCountOverride || 1;
+  const qsl = options.qsl ?? { totalSampleCount: nominalCount, performanceSampleCount: nominalCount };
+  const { effective } = deriveEffectiveSettings(
+    settings,
+    qsl.performanceSampleCount,
+    qsl.totalSampleCount,
+    rules,
+  );
+  checkSchedule({
+    requested: settings,
+    effective,
+    origins,
+    size: estimateTestSize(effective, effective.mode, qsl, rules.perfSetFromWholeDataset),
+    memoryBudgetBytes: options.memoryBudgetBytes ?? availableMemoryBytes(),
+  });
 }
 
 interface LoadContext {
@@ -131,6 +183,7 @@ interface LoadContext {
   rules: RoundRules;
   model: string;
   scenario: Scenario;
+  origins: SettingOrigins;
 }
 
 function apply(
@@ -144,6 +197,7 @@ function apply(
     scenario: context.scenario,
     confType,
     round: context.rules,
+    origins: context.origins,
   });
 }
 
