@@ -42,9 +42,14 @@ export const searchCommand: CommandModule<object, SearchCommandArgs> = {
     writeRunRecord(args.out, { command: 'search', args });
     const b = result.baseline;
     const lines = [`baseline: val top-1 ${b.valAccuracy.toFixed(2)} %, ${b.throughput.toFixed(0)} samples/s`];
-    for (const p of result.picks) {
+    for (const name of ['bnas-a', 'bnas-b', 'bnas-c'] as const) {
+      const p = result.picks.find((pick) => pick.name === name);
+      if (!p) {
+        lines.push(`${name}: none (no sub-network is faster than the baseline; see report.md)`);
+        continue;
+      }
       lines.push(
-        `${p.name}: val top-1 ${p.valAccuracy.toFixed(2)} % (${(p.valAccuracy - b.valAccuracy).toFixed(2)} pt), ${p.throughput.toFixed(0)} samples/s (${(p.throughput / b.throughput).toFixed(2)}×) → ${p.modelPath}`,
+        `${p.name}: val top-1 ${p.valAccuracy.toFixed(2)} % (${(p.valAccuracy - b.valAccuracy).toFixed(2)} pt), ${p.throughput.toFixed(0)} samples/s (${(p.throughput / b.throughput).toFixed(2)}×) → ${p.modelPath}${p.note ? `\n  ${p.note}` : ''}`,
       );
     }
     process.stdout.write(`${lines.join('\n')}\nReport: ${args.out}/report.md\n`);

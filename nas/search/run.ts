@@ -5,14 +5,16 @@
  *  2. data: a reconstruction slice and a disjoint proxy slice of the TRAINING images, in memory;
  *  3. hardware cost: the per-layer latency table at the harness's SUT settings, built once, checked
  *     end to end on the full, the smallest and 20 random sub-networks (its fit is then used);
- *  4. NSGA-II (seeded; every evaluation appended to evaluations.csv): each candidate is extracted,
- *     reconstructed sequentially on a small slice and scored on the proxy slice;
- *  5. the front near the pick floors is re-scored with a larger reconstruction; A/B/C are picked;
- *  6. the picks and the baseline: throughput measured end to end, top-1 on the VALIDATION set once,
- *     through the harness's accuracy mode; bnas-a/b/c.onnx, pareto.svg, report.md, search.json.
+ *  4. NSGA-II within the budget (ga-step.ts; every evaluation appended to evaluations.csv);
+ *  5. the front near the pick floors (else its most accurate members) is re-scored with a larger
+ *     reconstruction; A/B/C are picked, falling back with a note when a rule cannot be met;
+ *  6. the picks and the baseline: throughput measured end to end (among the smallest and random
+ *     sub-networks, so the check never depends on what was picked), top-1 on the VALIDATION set
+ *     once, through the harness's accuracy mode; bnas-a/b/c.onnx, pareto.svg, report.md, search.json.
  *
  * Resumable: the latency table, the CSV (a replayed GA asks for the same genomes and finds them
- * there), the re-scored front and the final measurements are all kept in the output folder.
+ * there), the budget spent (budget.json), the re-scored front and the final measurements are all
+ * kept in the output folder.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -30,13 +32,14 @@ import { activationImportance } from '../subnet/activation-importance.js';
 import { folderSamplesInMemory, type LabelledSamples } from '../subnet/samples.js';
 import { reconstructSequentially, TeacherRows } from '../subnet/sequential.js';
 import { extractSubnetwork } from '../supernet/extract.js';
-import { canonicalPoint, fullPoint, predictMacs, smallestPoint } from '../supernet/point.js';
+import { fullPoint, smallestPoint } from '../supernet/point.js';
 import { reorderByImportance } from '../supernet/reorder.js';
 import { buildSearchSpace } from '../supernet/space.js';
 import type { Point, SearchSpace } from '../supernet/types.js';
-import { appendEvaluation, readEvaluationsCsv } from './evaluations-csv.js';
-import { genomeCodec } from './genome.js';
-import { runNsga2 } from './nsga2.js';
+import { SearchBudget } from './budget.js';
+import { checkTrainValDisjoint } from './disjoint-data.js';
+import { readEvaluationsCsv } from './evaluations-csv.js';
+import { evaluateSubnetworks } from './ga-step.js';
 import { paretoSvg } from './pareto-svg.js';
 import { paretoFront, pickVariants } from './picks.js';
 import { predict, scorePredictions } from './proxy.js';
@@ -52,6 +55,9 @@ import type {
 } from './types.js';
 
 export const SEARCH_FORMAT = 'bnas.search/1';
+
+/** Random sub-networks timed with the baseline and the picks in the final end-to-end check. */
+const FINAL_CHECK_RANDOM_POINTS = 4;
 
 /** How much data each stage uses (training images only). */
 export interface SearchDataPlan {
@@ -138,6 +144,7 @@ export async function runSearch(
   planChanges: Partial<SearchDataPlan> = {},
 ): Promise<SearchResult> {
   const plan: SearchDataPlan = { ...DEFAULT_DATA_PLAN, ...planChanges };
+  checkTrainValDisjoint(options.trainData, options.valData);
   const started = performance.now();
   const log = options.log;
   const outDir = options.outDir;
@@ -159,7 +166,8 @@ export async function runSearch(
     log(`${outDir}: the search is complete (result.json); reusing it`);
     return finished;
   }
-  if (resumed) log(`${outDir}: resuming the search found there`);
+  const budget = new SearchBudget(outDir, options.budgetMinutes);
+  if (resumed) log(`${outDir}: resuming the search found there; budget: ${budget.left()}`);
 
   // 1. Super-network (reordered once the data is loaded).
   const source = loadModel(options.modelPath);
@@ -197,7 +205,6 @@ export async function runSearch(
     threads: availableParallelism(),
   });
   const teacher = reorderByImportance(source, space, { importance }).model;
-  const threads = options.sut.threadsPerWorker;
   const teacherPredictions = await predict(teacher, proxy, { threads: availableParallelism() });
   const baselineProxy = scorePredictions(teacherPredictions, proxy.labels);
   log(
@@ -210,83 +217,21 @@ export async function runSearch(
   const throughputOf = (p: Point) => predictThroughput(table, space, p, options.sut.workers);
   const baseline: Objectives = { accuracy: baselineProxy.accuracy, throughput: throughputOf(full) };
 
-  // 4. NSGA-II.
-  const codec = genomeCodec(space);
-  const csvPath = join(outDir, 'evaluations.csv');
-  const known = new Map<string, Evaluation>();
-  for (const e of readEvaluationsCsv(csvPath)) known.set(JSON.stringify(canonicalPoint(space, e.point)), e);
-  if (known.size > 0) log(`evaluations.csv: ${known.size} sub-networks already evaluated`);
-  const searchRows = new TeacherRows(teacher, searchRecon, {
+  // 4. NSGA-II, within what is left of the budget.
+  const all = await evaluateSubnetworks({
+    options,
+    teacher,
+    space,
+    searchRecon,
+    proxy,
+    teacherPredictions,
+    throughputOf,
+    budget,
     positionsPerImage: plan.searchPositions,
-    seed: options.seed,
-    batchSize: 64,
-    threads,
+    reluRefits: plan.searchReluRefits,
   });
-  let index = known.size;
-  const planned = options.population * (options.generations + 1);
-  const budgetMs = options.budgetMinutes * 60_000;
-  const gaStart = performance.now();
-  const bar = options.progress?.('search');
-  let done = 0;
-  const ga = await runNsga2({
-    geneOptions: codec.geneOptions,
-    populationSize: options.population,
-    generations: options.generations,
-    seed: options.seed,
-    initial: [codec.encode(full), codec.encode(smallestPoint(space))],
-    canonicalKey: codec.key,
-    shouldStop: () => performance.now() - gaStart > budgetMs,
-    evaluate: async (genomes, generation) => {
-      const out: Objectives[] = [];
-      for (const genome of genomes) {
-        const point = canonicalPoint(space, codec.decode(genome));
-        const key = JSON.stringify(point);
-        let e = known.get(key);
-        if (!e) {
-          const t0 = performance.now();
-          const sub = extractSubnetwork(teacher, space, point);
-          const { model } = await reconstructSequentially(teacher, sub, space, point, searchRows, {
-            threads,
-            reluRefits: plan.searchReluRefits,
-          });
-          const score = scorePredictions(
-            await predict(model, proxy, { threads }),
-            proxy.labels,
-            teacherPredictions,
-          );
-          e = {
-            index: index++,
-            generation,
-            genome,
-            point,
-            accuracy: score.accuracy,
-            agreement: score.agreement,
-            throughput: throughputOf(point),
-            macs: predictMacs(space, point),
-            seconds: (performance.now() - t0) / 1000,
-          };
-          appendEvaluation(csvPath, e);
-          known.set(key, e);
-        }
-        out.push({ accuracy: e.accuracy, throughput: e.throughput });
-        bar?.update(++done, planned);
-      }
-      return out;
-    },
-    onGeneration: (generation, population) => {
-      const best = population.reduce((a, b) => (b.objectives.accuracy > a.objectives.accuracy ? b : a));
-      log(
-        `generation ${generation}: ${known.size} evaluated, ${((performance.now() - gaStart) / 60000).toFixed(1)} of ${options.budgetMinutes} min; best proxy top-1 in population ${best.objectives.accuracy.toFixed(2)} %`,
-      );
-    },
-  });
-  bar?.stop();
-  log(
-    `search: ${ga.generationsRun} generations, ${known.size} sub-networks evaluated${ga.generationsRun < options.generations ? ' (stopped by the time budget)' : ''}`,
-  );
 
   // 5. Re-score the front near the floors with the final reconstruction, then pick.
-  const all = [...known.values()];
   const picked = await rescoreAndPick(
     options,
     plan,
@@ -360,10 +305,17 @@ async function rescoreAndPick(
   }));
   const floor = baseline.accuracy - options.rules.aDrop - 2;
   const front = paretoFront(candidates.filter((c) => c.throughput > baseline.throughput));
-  const chosen = front
-    .filter((c) => c.accuracy >= floor)
-    .sort((a, b) => b.throughput - a.throughput)
-    .slice(0, plan.rescore);
+  const nearFloor = front.filter((c) => c.accuracy >= floor).sort((a, b) => b.throughput - a.throughput);
+  // A short search may find nothing near the floors: the most accurate front members are then
+  // re-scored instead, so that the picks fall back to them (with a note) rather than being empty.
+  const chosen = (
+    nearFloor.length > 0 ? nearFloor : [...front].sort((a, b) => b.accuracy - a.accuracy)
+  ).slice(0, plan.rescore);
+  if (nearFloor.length === 0 && chosen.length > 0) {
+    options.log(
+      `no front member reaches ${floor.toFixed(2)} % (baseline proxy top-1 − A's drop − 2): re-scoring the ${chosen.length} most accurate ones`,
+    );
+  }
   const cachePath = join(options.outDir, 'rescored.json');
   const cache = new Map<string, Rescored>((readJson<Rescored[]>(cachePath) ?? []).map((r) => [r.key, r]));
   const rows = new TeacherRows(teacher, recon, {
@@ -416,13 +368,24 @@ async function finish(
   started: number,
 ): Promise<SearchResult> {
   const outDir = options.outDir;
-  const points = [
-    fullPoint(space),
-    ...picked.picks.filter((p) => p.candidate).map((p) => p.candidate!.point),
-  ];
-  const measured = await verifyLatencyTable(table, space, teacher, points, {
-    labels: ['baseline', ...picked.picks.filter((p) => p.candidate).map((p) => p.name)],
-  });
+  const found = picked.picks.filter((p) => p.candidate);
+  // The baseline and picks are timed among sub-networks chosen independently of them: the check's
+  // fit needs at least 2 points, and a short search may pick nothing.
+  const others = [smallestPoint(space), ...randomPoints(space, FINAL_CHECK_RANDOM_POINTS, options.seed + 1)];
+  const measured = await verifyLatencyTable(
+    table,
+    space,
+    teacher,
+    [fullPoint(space), ...found.map((p) => p.candidate!.point), ...others],
+    {
+      labels: [
+        'baseline',
+        ...found.map((p) => p.name),
+        'smallest',
+        ...others.slice(1).map((_, i) => `random ${i + 1}`),
+      ],
+    },
+  );
   const e2e = (i: number) =>
     (options.sut.workers * options.sut.batchSize * 1000) / measured.points[i].measuredMs;
   const sut = pipelineSut(options.sut);

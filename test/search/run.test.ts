@@ -389,6 +389,41 @@ describe('runSearch on a tiny residual network', () => {
     }
   }, 120_000);
 
+  // Issue 11, row 4: a search too short to come near the floors used to re-score nothing, pick
+  // nothing, and die in the final check ("latency verification needs at least 2 points").
+  it('completes when no sub-network comes near the pick floors: the picks fall back, with notes', async () => {
+    const out = join(work, 'no-floor');
+    const log: string[] = [];
+    const rules = { aDrop: 0, cDrop: 0, bSpeedup: 1.3 };
+    const result = await runSearch({ ...options(out, log), population: 2, generations: 0, rules }, PLAN);
+    const space = buildSearchSpace(loadModel(MODEL));
+    const rows = csvOf(out);
+    // Only the seeds were evaluated, and the smallest network is far below the floors.
+    expect(rows.map((r) => r.point)).toEqual([fullPoint(space), smallestPoint(space)]);
+    expect(rows[1].accuracy).toBeLessThan(result.baseline.proxyAccuracy - 2);
+    expect(log).toContain(
+      `no front member reaches ${(result.baseline.proxyAccuracy - 2).toFixed(2)} % (baseline proxy top-1 − A's drop − 2): re-scoring the 1 most accurate ones`,
+    );
+
+    // Every pick falls back to the one faster network; A and C say that their rule is not met.
+    expect(result.picks.map((p) => p.name)).toEqual([...PICKS]);
+    for (const p of result.picks) {
+      expect(p.point).toEqual(smallestPoint(space));
+      expect(p.throughput).toBeGreaterThan(0);
+      expect(existsSync(p.modelPath)).toBe(true);
+    }
+    for (const name of ['bnas-a', 'bnas-c']) {
+      const pick = result.picks.find((p) => p.name === name)!;
+      expect(pick.note).toMatch(/^rule not met: no candidate faster than the baseline reaches /);
+    }
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('rule not met: no candidate faster than the baseline reaches');
+    // The final end-to-end check times sub-networks chosen independently of the picks as well.
+    const finalCheck = report.slice(report.indexOf('Baseline and picks, end to end:'));
+    for (const label of ['baseline', 'bnas-a', 'bnas-b', 'bnas-c', 'smallest', 'random 1', 'random 4'])
+      expect(finalCheck, label).toMatch(new RegExp(`^${label} +\\|`, 'm'));
+  }, 120_000);
+
   // The baseline is the teacher itself; candidates, the full network (row 0) included, are re-fitted
   // layer by layer with a ridge penalty before scoring, so row 0 is a close copy, not the teacher (the
   // main test above bounds the gap by agreement ≥ 90 %).
@@ -418,6 +453,14 @@ describe('runSearch on a tiny residual network', () => {
     expect(readFileSync(join(out1, 'search.json'), 'utf8')).toBe(manifest);
   });
 
+  it('refuses the training folder as the validation folder before writing anything (issue 11, row 9)', async () => {
+    const out = join(work, 'same-data');
+    await expect(runSearch({ ...options(out), valData: TRAIN }, PLAN)).rejects.toThrow(
+      `training data ${TRAIN} and validation data ${TRAIN} are the same folder (${TRAIN})`,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('refuses a folder holding unrelated files', async () => {
     const other = join(work, 'unrelated');
     mkdirSync(other);
@@ -443,6 +486,56 @@ describe('runSearch on a tiny residual network', () => {
     expect(second.baseline.proxyAccuracy).toBe(first.baseline.proxyAccuracy);
     expect(second.baseline.valAccuracy).toBe(first.baseline.valAccuracy);
   }, 90_000);
+
+  // Issue 11, row 12: a resumed search used to get a fresh budget. Here an interrupted search (its
+  // generation 0 done) whose sessions spent the whole budget is resumed: it evaluates nothing new.
+  it('a resumed search gets what was left of its budget, and goes on with what it has when none is', async () => {
+    const spent = (out: string, seconds: number) => {
+      mkdirSync(out);
+      for (const f of ['search.json', 'latency.json', 'latency-check.txt'])
+        copyFileSync(join(out1, f), join(out, f));
+      const csv = readFileSync(join(out1, 'evaluations.csv'), 'utf8').split('\n');
+      const generation0 = csv.filter((line, i) => i === 0 || line.split(',')[1] === '0');
+      writeFileSync(join(out, 'evaluations.csv'), `${generation0.join('\n')}\n`);
+      writeFileSync(
+        join(out, 'budget.json'),
+        JSON.stringify({ format: 'bnas.search-budget/1', spentSeconds: seconds }),
+      );
+      return generation0.length - 1;
+    };
+    const all = csvOf(out1);
+    expect(all.some((r) => r.generation === 1)).toBe(true);
+
+    const none = join(work, 'budget-spent');
+    const evaluated = spent(none, 60);
+    const log: string[] = [];
+    const result = await runSearch(options(none, log), PLAN);
+    expect(log).toContain(`${none}: resuming the search found there; budget: 0.0 of 1.0 min left`);
+    expect(log).toContain(
+      `search: the budget is spent (1.0 of 1 min); no new sub-networks, going on with the ${evaluated} evaluated`,
+    );
+    expect(csvOf(none).map(untimed)).toEqual(all.filter((r) => r.generation === 0).map(untimed));
+    expect(result.evaluated).toBe(evaluated);
+    expect(result.picks.length).toBeGreaterThan(0);
+
+    const half = join(work, 'budget-half');
+    spent(half, 30);
+    const halfLog: string[] = [];
+    await runSearch(options(half, halfLog), PLAN);
+    expect(halfLog).toContain(`${half}: resuming the search found there; budget: 0.5 of 1.0 min left`);
+    const state = JSON.parse(readFileSync(join(half, 'budget.json'), 'utf8'));
+    expect(state.spentSeconds).toBeGreaterThan(30);
+  }, 120_000);
+
+  it('refuses a budget.json it cannot read, naming it', async () => {
+    const out = join(work, 'budget-bad');
+    mkdirSync(out);
+    copyFileSync(join(out1, 'search.json'), join(out, 'search.json'));
+    writeFileSync(join(out, 'budget.json'), '{"format": "bnas.search-budget/1", "spentSeconds": -4}');
+    await expect(runSearch(options(out), PLAN)).rejects.toThrow(
+      `${join(out, 'budget.json')}: expected {"format": "bnas.search-budget/1", "spentSeconds": <seconds ≥ 0>}`,
+    );
+  });
 
   // A reused table keeps its verified fit: otherwise a resumed search would re-time the end-to-end
   // check and predict new rows on another scale than the rows it resumes from.
