@@ -36,6 +36,7 @@ import { ROUND_IDS, ROUND_SEEDS } from '../harness/loadgen/rounds.js';
 import type { RoundId, Scenario } from '../harness/loadgen/types.js';
 import { packageRoot } from '../harness/paths.js';
 import { type AccuracyDtype, imagenetAccuracyFromFiles } from './imagenet-accuracy.js';
+import { describeValidity, runValidity } from './run-validity.js';
 
 export type SubmissionRound = RoundId;
 export const SUBMISSION_ROUNDS: readonly SubmissionRound[] = ROUND_IDS;
@@ -555,11 +556,6 @@ function performanceWarnings(run: InspectedRun, scenario: Scenario, round: Submi
   const where = d.path;
   const out: string[] = [];
   const current = round !== 'v2.0';
-  if (d.values.get('result_validity') !== 'VALID') {
-    out.push(
-      `${where}: result_validity is ${String(d.values.get('result_validity'))}; the checker rejects this result`,
-    );
-  }
   for (const e of d.errors) out.push(`${where}: error line "${e}"; the checker rejects this result`);
   const psc = Number(d.values.get('effective_performance_sample_count'));
   if (!(psc >= 1024))
@@ -656,6 +652,8 @@ export interface SubmissionOptions {
   mlperfConf?: string;
   userConf?: string;
   accuracy?: AccuracySource;
+  /** Package performance runs that are not VALID (with a warning) instead of refusing them. */
+  allowInvalid?: boolean;
   /** The command line, recorded in the READMEs. */
   commandLine?: string;
 }
@@ -932,6 +930,16 @@ export function buildSubmission(o: SubmissionOptions): SubmissionResult {
   const warnings: string[] = [];
   const prepared = o.runs.map((r) => {
     const perf = inspectRun(r.performanceDir, r.scenario, 'PerformanceOnly');
+    const validity = runValidity(r.performanceDir, perf.detail.values.get('result_validity'));
+    if (validity.validity !== 'VALID') {
+      const what = `${r.performanceDir}: the ${r.scenario} performance run is ${describeValidity(validity)}`;
+      if (!o.allowInvalid) {
+        throw new Error(
+          `${what}. The submission checker rejects a result that is not VALID (it drops the result and reports that the submission has errors). Re-run it until it is VALID, or pass --allow-invalid to package it anyway`,
+        );
+      }
+      warnings.push(`${what}; packaged because of --allow-invalid, but the checker rejects this result`);
+    }
     const acc = inspectRun(r.accuracyDir, r.scenario, 'AccuracyOnly');
     warnings.push(...performanceWarnings(perf, r.scenario, o.round));
     for (const e of acc.detail.errors)

@@ -27,6 +27,7 @@ interface SubmissionArgs {
   accuracyRun?: string;
   out: string;
   merge: boolean;
+  allowInvalid: boolean;
   systemName?: string;
   status: SystemStatus;
   systemType: SystemType;
@@ -129,6 +130,12 @@ export const submissionCommand: CommandModule<object, SubmissionArgs> = {
         default: false,
         describe:
           'Add to an existing tree: only new results/measurements folders; an existing systems JSON and code are kept',
+      })
+      .option('allow-invalid', {
+        type: 'boolean',
+        default: false,
+        describe:
+          'Package performance runs that are not VALID (with a warning); the submission checker rejects them',
       })
       .option('system-name', {
         type: 'string',
@@ -234,6 +241,7 @@ export const submissionCommand: CommandModule<object, SubmissionArgs> = {
       runs,
       out: args.out,
       merge: args.merge,
+      allowInvalid: args.allowInvalid,
       systemName: args.systemName,
       status: args.status,
       systemType: args.systemType,
@@ -254,5 +262,10 @@ export const submissionCommand: CommandModule<object, SubmissionArgs> = {
       commandLine: ['bnas', ...process.argv.slice(2)].join(' '),
     });
     printResult(result);
+    for (const s of result.scenarios.filter((x) => x.validity !== 'VALID')) {
+      process.stderr.write(
+        `warning: the ${s.scenario} result is ${s.validity}, packaged because of --allow-invalid; the submission checker rejects it\n`,
+      );
+    }
   },
 };

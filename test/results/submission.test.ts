@@ -12,6 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeValidity, invalidReasons } from '../../results/run-validity.js';
 import {
   accuracyTxtWithHash,
   buildSubmission,
@@ -387,6 +388,64 @@ describe('input checks (before anything is written)', () => {
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, '');
     expect(() => buildSubmission(options(file))).toThrow(/exists and is not a folder/);
+  });
+});
+
+// Issue 11, row 13: an INVALID performance run was packaged with exit 0. The checker drops such a
+// result and reports that the submission has errors (spec submission.md §4, §8), so it is refused
+// unless --allow-invalid is given.
+describe('a performance run that is not VALID', () => {
+  const INVALID = join(FIXTURES, 'reference-logs', 'cur', 'server_overload_invalid');
+  const reasons =
+    'INVALID (Performance constraints satisfied: NO; Early stopping satisfied: NO; recommendation: Reduce target QPS to improve latency.)';
+  const runs = () => [{ scenario: 'Server' as const, performanceDir: INVALID, accuracyDir: accRun }];
+
+  it('is refused by default, naming the run folder and why, before anything is written', () => {
+    const out = join(work, 'invalid-refused');
+    expect(() => buildSubmission(options(out, { runs: runs() }))).toThrow(
+      `${INVALID}: the Server performance run is ${reasons}. The submission checker rejects a result that is not VALID (it drops the result and reports that the submission has errors). Re-run it until it is VALID, or pass --allow-invalid to package it anyway`,
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('is packaged with a warning when allowed', () => {
+    const out = join(work, 'invalid-allowed');
+    const result = buildSubmission(
+      options(out, { runs: runs(), allowInvalid: true, mlperfConf: join(V20, 'server_perf', 'mlperf.conf') }),
+    );
+    expect(result.scenarios.map((s) => s.validity)).toEqual(['INVALID']);
+    expect(result.warnings).toContain(
+      `${INVALID}: the Server performance run is ${reasons}; packaged because of --allow-invalid, but the checker rejects this result`,
+    );
+    expect(existsSync(join(out, 'open/bnas/results/epyc-2c-vm/resnet50_bnas/Server/performance/run_1'))).toBe(
+      true,
+    );
+  });
+
+  it('reads the reasons from a summary, and says when it gives none', () => {
+    const summary = readFileSync(join(INVALID, 'mlperf_log_summary.txt'), 'utf8');
+    expect(invalidReasons(summary)).toEqual([
+      'Performance constraints satisfied: NO',
+      'Early stopping satisfied: NO',
+      'recommendation: Reduce target QPS to improve latency.',
+    ]);
+    const offline = [
+      'Result is : INVALID',
+      '  Min duration satisfied : NO',
+      '  Min queries satisfied : Yes',
+      '  Early stopping satisfied: Yes',
+      'Recommendations:',
+      ' * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.',
+      '',
+      '================================================',
+    ].join('\n');
+    expect(invalidReasons(offline)).toEqual([
+      'Min duration satisfied: NO',
+      'recommendation: Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.',
+    ]);
+    expect(describeValidity({ validity: 'INVALID', reasons: [] })).toBe(
+      'INVALID (its summary gives no reason)',
+    );
   });
 });
 
