@@ -153,6 +153,19 @@ export function loadTestSettings(options: LoadTestSettingsOptions): LoadedTestSe
   return { settings, rules, issues, origins };
 }
 
+/**
+ * Read and validate the conf files as loadTestSettings does, without counting it as a user.conf
+ * load: for a command to refuse bad settings before long work (preprocessing, loading a model).
+ */
+export function checkTestSettings(options: LoadTestSettingsOptions): void {
+  const count = userConfLoadCount;
+  try {
+    loadTestSettings(options);
+  } finally {
+    userConfLoadCount = count;
+  }
+}
+
 /** The one validation of what the files set: each value, then the schedule they add up to. */
 function checkLoadedSettings(
   settings: TestSettings,
