@@ -97,6 +97,8 @@ export async function writePreprocessed(options: WriteOptions): Promise<BuiltFol
   const resume = partialToResume(outDir, realpathSync(folder.dir), spec);
   const buildDir = newPartialPath(outDir);
   const resumed = resume !== undefined && claimFolder(resume.path, buildDir);
+  // Another run took the folder first: it is now being written, and the check below says by whom.
+  if (resume && !resumed) partialToResume(outDir, realpathSync(folder.dir), spec);
   if (!resumed) createOrFail(buildDir, outDir);
   options.onStart?.({ buildDir, resumed: resumed ? resume.path : undefined });
   let manifest: CacheManifest;

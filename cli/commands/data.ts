@@ -2,6 +2,7 @@
  * bnas data: datasets. `preprocess` turns an ImageNet-style folder into model input samples
  * (.npy, float32 C×H×W) by a preset; `synth` writes a synthetic ImageNet-style folder.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { writePreprocessed } from '../../datasets/cache.js';
@@ -150,6 +151,12 @@ const preprocessCommand: CommandModule<object, PreprocessArgs> = {
           });
         },
       });
+    } catch (error) {
+      if (existsSync(buildDir))
+        process.stderr.write(
+          `bnas: the samples written so far are kept in ${buildDir}; once the cause is fixed, the same command resumes\n`,
+        );
+      throw error;
     } finally {
       process.off('SIGINT', onInterrupt);
       bar.stop();

@@ -158,5 +158,20 @@ describe('bnas data preprocess --out, interrupted', () => {
     expect(notEmpty.stderr).toContain(`${base} is not empty; bnas never overwrites: choose a new --out`);
     expect(readFileSync(join(base, 'kept.txt'), 'utf8')).toBe('earlier results');
     for (const r of [unwritable, isFile, notEmpty]) expect(r.stderr).not.toContain(imageName(7));
+
+    // A good --out: the damaged image stops the run, the partial folder stays and is resumed.
+    const out = join(base, 'samples');
+    const failed = await runToEnd(...preprocessArgs(data, out));
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toContain(`${join(data, imageName(7))}: not a readable image`);
+    const [partial] = partialsOf(out);
+    expect(failed.stderr).toContain(
+      `the samples written so far are kept in ${partial}; once the cause is fixed, the same command resumes`,
+    );
+    writeFileSync(join(data, imageName(7)), readFileSync(join(FASHION_MNIST_VAL, imageName(7))));
+    const fixed = await runToEnd(...preprocessArgs(data, out));
+    expect(fixed.stderr).toContain(`resuming the interrupted preprocess in ${partial}`);
+    expect(fixed.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).count).toBe(20);
   });
 });
