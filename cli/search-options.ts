@@ -6,6 +6,7 @@ import { packageRoot } from '../harness/paths.js';
 import { parsePickRules } from '../nas/search/picks.js';
 import { DEFAULT_PICK_RULES, type SearchOptions } from '../nas/search/types.js';
 import { progressBar } from './progress.js';
+import { checkSutArgs } from './sut-options.js';
 
 export interface SearchArgs {
   model?: string;
@@ -79,14 +80,7 @@ export function withSearchOptions<T>(y: Argv<T>): Argv<T> {
 
 /** Throws naming the first bad option. */
 export function checkSearchArgs(args: SearchArgs): void {
-  for (const [name, value] of [
-    ['workers', args.workers],
-    ['threads', args.threads],
-    ['batch', args.batch],
-  ] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1))
-      throw new Error(`--${name} must be a positive integer, got ${value}`);
-  }
+  checkSutArgs({ workers: args.workers, threads: args.threads, batch: args.batch });
   if (!Number.isInteger(args.population) || args.population < 2)
     throw new Error(`--population must be an integer ≥ 2, got ${args.population}`);
   if (!Number.isInteger(args.generations) || args.generations < 0)

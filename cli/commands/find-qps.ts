@@ -10,6 +10,7 @@ import { ModelRunner } from '../../harness/model-runner.js';
 import { searchServerQps } from '../../harness/server-search.js';
 import { progressBar } from '../progress.js';
 import { writeRunRecord } from '../run-report.js';
+import { checkSutArgs } from '../sut-options.js';
 
 interface FindQpsArgs {
   model: string;
@@ -28,6 +29,19 @@ interface FindQpsArgs {
   pin: boolean;
   cacheRoot?: string;
   out: string;
+}
+
+/** Throws naming the first bad option (the SUT options are checked by checkSutArgs). */
+export function checkFindQpsArgs(args: FindQpsArgs): void {
+  checkSutArgs(args);
+  if (!(args.startQps > 0 && args.startQps <= 1e7))
+    throw new Error(`--start-qps must be a rate from above 0 to 10000000, got ${args.startQps}`);
+  if (!(args.trialSeconds > 0 && args.trialSeconds <= 86_400))
+    throw new Error(`--trial-seconds must be above 0 and at most 86400 (a day), got ${args.trialSeconds}`);
+  if (!(args.tolerance > 0 && args.tolerance < 1))
+    throw new Error(`--tolerance must be a fraction above 0 and below 1, got ${args.tolerance}`);
+  if (!Number.isInteger(args.maxTrials) || args.maxTrials < 1 || args.maxTrials > 1000)
+    throw new Error(`--max-trials must be an integer from 1 to 1000, got ${args.maxTrials}`);
 }
 
 export const findQpsCommand: CommandModule<object, FindQpsArgs> = {
@@ -74,6 +88,7 @@ export const findQpsCommand: CommandModule<object, FindQpsArgs> = {
         describe: 'Output folder (one sub-folder per run)',
       }) as unknown as Argv<FindQpsArgs>,
   handler: async (args: ArgumentsCamelCase<FindQpsArgs>) => {
+    checkFindQpsArgs(args);
     if (existsSync(args.out))
       throw new Error(`${args.out} already exists; bnas never overwrites results: choose a new --out`);
     mkdirSync(args.out, { recursive: true });

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
-import { checkTestSettings } from '../../harness/loadgen/settings.js';
 import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
 import { ModelRunner } from '../../harness/model-runner.js';
+import { claimOutputFolder, releaseOutputFolder } from '../output-folder.js';
 import { progressBar, testProgress } from '../progress.js';
 import { printOutcome, recordLoadgenRun } from '../run-report.js';
+import { checkSutArgs } from '../sut-options.js';
 import { MODES } from './loadgen.js';
 
 interface RunArgs {
@@ -132,26 +133,20 @@ export const runCommand: CommandModule<object, RunArgs> = {
         describe: 'Preprocessed-sample cache (default: $BNAS_CACHE or ~/.cache/bnas/preprocessed)',
       })
       .option('trace', { type: 'boolean', default: false, describe: 'Write mlperf_log_trace.json' })
-      .option('out', { type: 'string', demandOption: true, describe: 'Output folder (never overwritten)' })
+      .option('out', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Output folder: new or empty (never overwritten)',
+      })
       .example(
         '$0 run --model models/fixture/fmnist_resnet.onnx --data datasets/fixtures/fashion-mnist/val --mode accuracy --out runs/acc',
         'accuracy run of the embedded fixture',
       ) as unknown as Argv<RunArgs>,
   handler: async (args: ArgumentsCamelCase<RunArgs>) => {
+    checkSutArgs(args);
     if (!existsSync(args.model)) throw new Error(`--model ${args.model}: no such file`);
-    const auditConfigPath = args.auditConfig ?? (existsSync('audit.config') ? 'audit.config' : undefined);
-    // The conf files are checked now, not after minutes of preprocessing; runner.run reads them again.
-    checkTestSettings({
-      round: roundRules(args.round),
-      scenario: args.scenario,
-      mode: MODES[args.mode],
-      model: args.benchmark,
-      userConfPath: args.conf,
-      mlperfConfPath: args.mlperfConf,
-      auditConfigPath,
-    });
-    if (existsSync(args.out))
-      throw new Error(`${args.out} already exists; bnas never overwrites results: choose a new --out`);
+    // Before any long work: a folder bnas may not use or cannot write is refused at once.
+    const out = claimOutputFolder(args.out);
     const parallel = defaultParallelism(args.scenario);
     const prep = progressBar('preprocessing');
     const runner = await ModelRunner.open({
@@ -173,12 +168,17 @@ export const runCommand: CommandModule<object, RunArgs> = {
         pin: args.pin,
       },
       onPreprocessProgress: (done, total) => prep.update(done, total, 'images'),
+    }).catch((error: unknown) => {
+      prep.stop();
+      releaseOutputFolder(out);
+      throw error;
     });
     prep.stop();
     if (runner.reusedCache) process.stderr.write(`using preprocessed samples in ${runner.cacheDir}\n`);
     // The run still goes ahead after a failed start, so that its logs say in MLPerf's terms that it failed.
     if (runner.startError) process.stderr.write(`bnas: ${runner.startError.message}\n`);
 
+    const auditConfigPath = args.auditConfig ?? (existsSync('audit.config') ? 'audit.config' : undefined);
     const bar = progressBar(`${args.scenario} ${args.mode}`);
     try {
       const outcome = await runner.run({
