@@ -170,7 +170,7 @@ export async function buildSamples(
   const { folder, spec } = target;
   const files = npyNames(folder);
   const size = expectedNpySize(spec);
-  const dirs = new Set(files.map((f) => dirname(join(dir, f))));
+  const dirs = new Set([dir, ...files.map((f) => dirname(join(dir, f)))]);
   for (const d of dirs) mkdirSync(d, { recursive: true });
   removeTemporaries(dirs);
   const keep = keptSamples(dir, target, files, options);
