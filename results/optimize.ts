@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -7,6 +7,8 @@ import { quantizeModel } from '../calibration/quantize.js';
 import { readImageNetFolder } from '../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../harness/model-info.js';
 import { loadModel, saveModel } from '../nas/onnx/io.js';
+import { readSpentSeconds } from '../nas/search/budget.js';
+import { checkTrainValDisjoint } from '../nas/search/disjoint-data.js';
 import { runSearch } from '../nas/search/run.js';
 import type {
   PickName,
@@ -29,6 +31,7 @@ import {
   writeFileAtomic,
 } from './benchmark.js';
 import { describeMachine } from './machine.js';
+import { describeResume, formatDuration, type SearchSoFar, timePlan } from './optimize-plan.js';
 import {
   markdownReport,
   OPTIMIZE_MODELS,
@@ -38,8 +41,10 @@ import {
   type OptimizeRow,
   tradeoffChartSvg,
 } from './optimize-report.js';
+import { OPTIMIZE_FORMAT, prepareOutDir, readProgress, recordStepTime } from './optimize-state.js';
 
-export const OPTIMIZE_FORMAT = 'bnas.optimize/1';
+export { formatDuration, type TimePlanStep, timePlan } from './optimize-plan.js';
+export { OPTIMIZE_FORMAT } from './optimize-state.js';
 
 /**
  * The search's options (model, data, budget, seed, SUT, rules, log, progress; `outDir` is the
@@ -74,8 +79,6 @@ export interface OptimizeDeps {
 /** The Server latency bound of ResNet-50 (ms). */
 const LATENCY_BOUND_MS = 15;
 const DEFAULT_CALIBRATION_IMAGES = 500;
-/** Rough time the search needs beyond its NSGA-II budget (supernet, latency table, BN, final checks), s. */
-const SEARCH_OVERHEAD_SECONDS = 180;
 
 /** results/optimize/<host>/<timestamp> under `root`. */
 export function defaultOptimizeOut(root = join('results', 'optimize')): string {
@@ -104,68 +107,6 @@ function fingerprint(options: OptimizeOptions): Record<string, unknown> {
   };
 }
 
-interface Manifest {
-  format: string;
-  model: string;
-  modelSha256: string;
-  settings: Record<string, unknown>;
-  started: string;
-}
-
-interface Progress {
-  /** Validation top-1 of the INT8 models, by model name. */
-  accuracy: Record<string, AccuracyResult>;
-  /** Benchmarks by "<name> <precision>". */
-  benchmarks: Record<string, BenchmarkResult>;
-}
-
-/**
- * Makes the output folder, or accepts an existing one that holds an unfinished optimize of the
- * same model with the same settings (or is empty). Returns the manifest and whether it resumes.
- */
-function prepareOutDir(dir: string, fresh: Manifest): { manifest: Manifest; resumed: boolean } {
-  const manifestPath = join(dir, 'optimize.json');
-  const refuse = (why: string) =>
-    new Error(`${dir} ${why}; bnas never overwrites results: choose another --out`);
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw refuse('exists and is not a folder');
-    if (existsSync(manifestPath)) {
-      const old = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-      if (old.format !== OPTIMIZE_FORMAT) throw refuse(`holds an optimize of another format (${old.format})`);
-      if (old.modelSha256 !== fresh.modelSha256) {
-        throw refuse(
-          `holds an optimize of another model: ${old.model} (sha256 ${old.modelSha256.slice(0, 12)}…), not ${fresh.model} (sha256 ${fresh.modelSha256.slice(0, 12)}…)`,
-        );
-      }
-      if (existsSync(join(dir, 'results.json'))) throw refuse('holds a finished optimize (results.json)');
-      const changed = Object.keys(fresh.settings).filter(
-        (k) => JSON.stringify(old.settings[k]) !== JSON.stringify(fresh.settings[k]),
-      );
-      if (changed.length > 0) {
-        throw refuse(
-          `holds an unfinished optimize with other settings (${changed.map((k) => `${k}: ${JSON.stringify(old.settings[k])} there, ${JSON.stringify(fresh.settings[k])} now`).join('; ')}); resume it with the same options`,
-        );
-      }
-      return { manifest: old, resumed: true };
-    }
-    if (readdirSync(dir).length > 0) throw refuse('exists and holds no bnas optimize (no optimize.json)');
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomic(manifestPath, `${JSON.stringify(fresh, null, 2)}\n`);
-  return { manifest: fresh, resumed: false };
-}
-
-function readProgress(dir: string): Progress {
-  const path = join(dir, 'progress.json');
-  if (!existsSync(path)) return { accuracy: {}, benchmarks: {} };
-  const p = JSON.parse(readFileSync(path, 'utf8')) as Partial<Progress>;
-  return { accuracy: p.accuracy ?? {}, benchmarks: p.benchmarks ?? {} };
-}
-
-function writeProgress(dir: string, progress: Progress): void {
-  writeFileAtomic(join(dir, 'progress.json'), `${JSON.stringify(progress, null, 2)}\n`);
-}
-
 /** The calibration images: the training folder's cal_image_list.txt, else its first `count` images. */
 export function calibrationList(
   trainData: string,
@@ -177,55 +118,6 @@ export function calibrationList(
     .samples.slice(0, count)
     .map((s) => s.file);
   return { dir: trainData, files, source: `the first ${files.length} images of val_map.txt` };
-}
-
-export interface TimePlanStep {
-  step: string;
-  seconds: number;
-  detail: string;
-}
-
-/** About how long each step takes (s), for the options and a data set of `valImages` images. */
-export function timePlan(
-  options: Pick<
-    OptimizeOptions,
-    'budgetMinutes' | 'int8' | 'server' | 'offlineSeconds' | 'trialSeconds' | 'maxTrials' | 'estimateSeconds'
-  >,
-  valImages: number,
-  models = 4,
-): TimePlanStep[] {
-  const estimate = options.estimateSeconds ?? 2;
-  const server = options.server ? 3 + options.maxTrials * options.trialSeconds + 1 : 0;
-  const perBenchmark = 3 + estimate + options.offlineSeconds + server;
-  const subjects = options.int8 ? 2 * models : models;
-  const steps: TimePlanStep[] = [
-    {
-      step: 'search',
-      seconds: options.budgetMinutes * 60 + SEARCH_OVERHEAD_SECONDS,
-      detail: `budget ${options.budgetMinutes} min + ~${SEARCH_OVERHEAD_SECONDS / 60} min for the supernet, latency table, BN re-calibration and the final checks`,
-    },
-  ];
-  if (options.int8) {
-    steps.push(
-      { step: 'INT8', seconds: models * 15, detail: `${models} models, minmax calibration` },
-      {
-        step: 'INT8 accuracy',
-        seconds: models * (5 + valImages / 2000),
-        detail: `${models} models × ${valImages.toLocaleString('en-US')} validation images`,
-      },
-    );
-  }
-  steps.push({
-    step: 'benchmarks',
-    seconds: subjects * perBenchmark,
-    detail: `${subjects} models × ~${Math.round(perBenchmark)} s (${estimate} s estimate + ${options.offlineSeconds} s Offline${options.server ? ` + 3 s idle check + ≤ ${options.maxTrials} × ${options.trialSeconds} s Server trials` : ''})`,
-  });
-  return steps;
-}
-
-export function formatDuration(seconds: number): string {
-  if (seconds < 90) return `${Math.round(seconds)} s`;
-  return `${(seconds / 60).toFixed(seconds < 600 ? 1 : 0)} min`;
 }
 
 function describeRule(name: PickName, rules: PickRules): string {
@@ -257,6 +149,7 @@ export async function optimize(
     if (!existsSync(join(path, 'val_map.txt')))
       throw new Error(`${what} ${path}: no val_map.txt (an ImageNet-layout folder is expected)`);
   }
+  checkTrainValDisjoint(options.trainData, options.valData);
   const { manifest, resumed } = prepareOutDir(dir, {
     format: OPTIMIZE_FORMAT,
     model: resolve(options.modelPath),
@@ -266,11 +159,18 @@ export async function optimize(
   });
   const valImages = readImageNetFolder(options.valData, { checkFiles: false }).samples.length;
   const trainImages = readImageNetFolder(options.trainData, { checkFiles: false }).samples.length;
-  const plan = timePlan(options, valImages);
+  const searchDir = join(dir, 'search');
+  const searchSoFar: SearchSoFar = {
+    spentSeconds: readSpentSeconds(searchDir),
+    complete: existsSync(join(searchDir, 'result.json')),
+  };
+  const progress = readProgress(dir);
+  const plan = timePlan(options, valImages, 4, searchSoFar);
   const total = plan.reduce((a, s) => a + s.seconds, 0);
   log(
     `${resumed ? 'resuming' : 'starting'} bnas optimize of ${options.modelPath} in ${dir}${resumed ? ' (finished steps are skipped)' : ''}`,
   );
+  if (resumed) log(describeResume(options.budgetMinutes, searchSoFar, progress.seconds));
   log(`time plan: about ${formatDuration(total)} on this machine's ${availableParallelism()} cores`);
   for (const s of plan)
     log(`  ${s.step.padEnd(14)} ${`~${formatDuration(s.seconds)}`.padEnd(9)} ${s.detail}`);
@@ -281,24 +181,31 @@ export async function optimize(
   let step = 0;
   const header = (text: string) => log(`\n[${++step}/${steps}] ${text}`);
   header(
-    `search: NSGA-II over the supernet of ${options.modelPath} (budget ${options.budgetMinutes} min, population ${options.population}, ${options.generations} generations, seed ${options.seed}) → ${join(dir, 'search')}`,
+    `search: NSGA-II over the supernet of ${options.modelPath} (budget ${options.budgetMinutes} min, population ${options.population}, ${options.generations} generations, seed ${options.seed}) → ${searchDir}`,
   );
-  const search = await deps.runSearch({
-    modelPath: options.modelPath,
-    trainData: options.trainData,
-    valData: options.valData,
-    preprocess: options.preprocess,
-    outDir: join(dir, 'search'),
-    budgetMinutes: options.budgetMinutes,
-    seed: options.seed,
-    population: options.population,
-    generations: options.generations,
-    sut: options.sut,
-    rules: options.rules,
-    cacheRoot: options.cacheRoot,
-    log,
-    progress: options.progress,
-  });
+  const searchStart = performance.now();
+  let search: SearchResult;
+  try {
+    // The search keeps the budget it has spent in its own folder and gets only what is left.
+    search = await deps.runSearch({
+      modelPath: options.modelPath,
+      trainData: options.trainData,
+      valData: options.valData,
+      preprocess: options.preprocess,
+      outDir: searchDir,
+      budgetMinutes: options.budgetMinutes,
+      seed: options.seed,
+      population: options.population,
+      generations: options.generations,
+      sut: options.sut,
+      rules: options.rules,
+      cacheRoot: options.cacheRoot,
+      log,
+      progress: options.progress,
+    });
+  } finally {
+    if (!searchSoFar.complete) recordStepTime(dir, progress, 'search', searchStart);
+  }
   const models: SearchModelResult[] = [search.baseline, ...search.picks];
   for (const m of models) {
     log(
@@ -306,7 +213,6 @@ export async function optimize(
     );
   }
 
-  const progress = readProgress(dir);
   const cores = availableParallelism();
   const int8Paths = new Map<string, string>();
   const int8Errors = new Map<string, string>();
@@ -327,6 +233,7 @@ export async function optimize(
         continue;
       }
       const bar = options.progress?.(`calibrating ${m.name}`);
+      const t0 = performance.now();
       try {
         const spec = await modelPreprocessSpec(m.modelPath, options.preprocess);
         const result = await quantizeModel(loadModel(m.modelPath), imageCalibrationData(calibration, spec), {
@@ -357,6 +264,7 @@ export async function optimize(
         int8Errors.set(m.name, `quantization failed: ${message}`);
       } finally {
         bar?.stop();
+        recordStepTime(dir, progress, 'INT8', t0);
       }
     }
 
@@ -374,6 +282,7 @@ export async function optimize(
       }
       const outDir = join(dir, 'runs', `${m.name}-int8`, 'accuracy');
       rmSync(outDir, { recursive: true, force: true });
+      const t0 = performance.now();
       const result = await accuracy({
         modelPath: path,
         dataDir: options.valData,
@@ -386,7 +295,7 @@ export async function optimize(
         progress: options.progress,
       });
       progress.accuracy[m.name] = result;
-      writeProgress(dir, progress);
+      recordStepTime(dir, progress, 'INT8 accuracy', t0);
       log(
         `  ${m.name} INT8: ${result.line} (FP32 ${m.valAccuracy.toFixed(2)} %, ${formatSigned(result.top1 - m.valAccuracy)} points)`,
       );
@@ -416,6 +325,7 @@ export async function optimize(
     }
     const runsDir = join(dir, 'runs', `${s.name}-${s.precision.toLowerCase()}`, 'benchmark');
     rmSync(runsDir, { recursive: true, force: true });
+    const t0 = performance.now();
     const result = await benchmark({
       label: key,
       modelPath: s.modelPath,
@@ -435,7 +345,7 @@ export async function optimize(
       progress: options.progress,
     });
     progress.benchmarks[key] = result;
-    writeProgress(dir, progress);
+    recordStepTime(dir, progress, 'benchmarks', t0);
   }
 
   // (5) The report.
@@ -454,7 +364,9 @@ export async function optimize(
           emptyRow(
             name,
             precision,
-            name === 'baseline' ? 'no baseline' : 'no model met the rule (see search/report.md)',
+            name === 'baseline'
+              ? 'no baseline'
+              : 'no sub-network faster than the baseline was found (see search/report.md)',
           ),
         );
         continue;

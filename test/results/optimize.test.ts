@@ -4,12 +4,23 @@
  * real: INT8, accuracy-mode top-1, Offline benchmarks, the report; then resuming an interrupted
  * run, and refusing a folder that holds another model's optimize or a finished one.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, saveModel } from '../../nas/onnx/io.js';
 import { countCost } from '../../nas/onnx/macs.js';
+import { SearchBudget } from '../../nas/search/budget.js';
 import type { SearchModelResult, SearchOptions, SearchResult } from '../../nas/search/types.js';
 import { DEFAULT_PICK_RULES } from '../../nas/search/types.js';
 import { extractSubnetwork } from '../../nas/supernet/extract.js';
@@ -264,6 +275,59 @@ describe('optimize on the fixture', () => {
     expect(logs[0]).toBe('fixture FP32: Offline (2 workers × 1 thread, batch 16)…');
     expect(logs).toContain('fixture FP32: Server search (2 workers × 1 thread, batch 16)…');
   }, 60_000);
+
+  // Issue 11, row 12: a resumed optimize used to give the search a fresh budget.
+  it('a resumed optimize says what is left of the search budget, and the search gets only that', async () => {
+    const dir = join(work, 'resume-budget');
+    // The first session's search spends 30 s of its 1 min budget (its budget.json), then is interrupted.
+    const interrupted = async (o: SearchOptions): Promise<SearchResult> => {
+      mkdirSync(o.outDir, { recursive: true });
+      writeFileSync(
+        join(o.outDir, 'budget.json'),
+        JSON.stringify({ format: 'bnas.search-budget/1', spentSeconds: 30 }),
+      );
+      throw new Error('interrupted');
+    };
+    const quick = { ...options(dir), int8: false };
+    await expect(optimize(quick, { runSearch: interrupted })).rejects.toThrow('interrupted');
+    const progress = JSON.parse(readFileSync(join(dir, 'progress.json'), 'utf8'));
+    expect(Object.keys(progress.seconds)).toEqual(['search']);
+    expect(progress.seconds.search).toBeGreaterThan(0);
+
+    const lines: string[] = [];
+    const left: string[] = [];
+    const stopped = async (o: SearchOptions): Promise<SearchResult> => {
+      left.push(new SearchBudget(o.outDir, o.budgetMinutes).left());
+      throw new Error('stopped');
+    };
+    await expect(optimize({ ...quick, log: (l) => lines.push(l) }, { runSearch: stopped })).rejects.toThrow(
+      'stopped',
+    );
+    expect(lines[0]).toMatch(/^resuming bnas optimize of /);
+    expect(lines[1]).toMatch(
+      /^resuming: 0\.5 of 1\.0 min of the search budget left; time spent so far: search \d+ s$/,
+    );
+    expect(lines).toContain(
+      '  search         ~3.5 min  budget 1 min (0.5 of 1.0 min left) + ~3 min for the supernet, latency table, BN re-calibration and the final checks',
+    );
+    expect(left).toEqual(['0.5 of 1.0 min left']);
+  });
+
+  // Issue 11, row 9: the same folder as training and validation data was accepted without a word.
+  it('refuses the same folder (or a copy) as training and validation data before writing anything', async () => {
+    const calls = { n: 0 };
+    const dir = join(work, 'same-data');
+    await expect(
+      optimize({ ...options(dir), trainData: VAL }, { runSearch: fakeSearch(calls) }),
+    ).rejects.toThrow(`training data ${VAL} and validation data ${VAL} are the same folder (${VAL})`);
+    const copy = join(work, 'val-copy');
+    cpSync(VAL, copy, { recursive: true });
+    await expect(
+      optimize({ ...options(dir), trainData: copy }, { runSearch: fakeSearch(calls) }),
+    ).rejects.toThrow(`training data ${copy} and validation data ${VAL} share images`);
+    expect(calls.n).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+  });
 
   it('plans about 20 minutes with the CLI defaults', () => {
     const steps = timePlan(
