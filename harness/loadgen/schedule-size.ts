@@ -30,7 +30,7 @@ export interface PhaseSize {
   samples: number;
   /** Sample entries the plan allocates room for (at least `samples`). */
   capacity: number;
-  /** Scheduled time after the last query, ns (Server: expected; others: exact). */
+  /** Scheduled time after the last query, ns (Server: about the expectation; others: exact). */
   durationNs: number;
   /** Memory of the plan, the issue phase's arrays and the loadable set, bytes. */
   bytes: number;
@@ -81,7 +81,7 @@ export function estimatePhaseSize(
   const equalIssue = settings.sampleConcatenatePermutation && !accuracy;
   if (equalIssue && scenario === 'Offline') samplesPerQuery += loadedCount;
   // Equal-issue mode rounds the query count up to a multiple of the set, and may add one more set.
-  if (equalIssue && scenario !== 'Offline') minQueries += 2 * loadedCount;
+  const equalIssueQueries = equalIssue && scenario !== 'Offline' ? 2 * loadedCount : 0;
 
   let queriesForDuration = 0;
   let meanGapNs: number;
@@ -94,7 +94,7 @@ export function estimatePhaseSize(
     meanGapNs = fixedPeriodNs(settings.targetQps);
     if (genDurationNs > 0) queriesForDuration = Math.ceil(genDurationNs / meanGapNs) + 1;
   }
-  const queries = Math.max(minQueries, queriesForDuration);
+  const queries = Math.max(minQueries, queriesForDuration) + equalIssueQueries;
   const samples = queries * samplesPerQuery;
   const capacity = Math.max(samples, initialCapacity);
   const durationNs = queries * meanGapNs;

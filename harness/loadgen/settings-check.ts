@@ -39,6 +39,8 @@ export const MAX_DURATION_NS = 2 ** 53;
 export const MAX_DURATION_MS = Math.floor(MAX_DURATION_NS / 1e6);
 /** LoadGen schedules in whole nanoseconds: above 1e9 queries per second the gaps vanish. */
 export const MAX_TARGET_QPS = 1e9;
+/** One query per 2^53 ns on average: a slower rate's gaps alone outlast what the clock can time. */
+export const MIN_TARGET_QPS = 1e9 / MAX_DURATION_NS;
 /** `int(val)` in LoadGen: larger values wrap to negative numbers. */
 const MAX_C_INT = 2 ** 31 - 1;
 
@@ -57,6 +59,8 @@ interface FieldRule {
 const rate: ValueCheck = (qps) => {
   if (Number.isNaN(qps)) return 'not a number; a rate in queries per second is needed';
   if (qps <= 0) return 'must be above 0 queries per second';
+  if (qps < MIN_TARGET_QPS)
+    return `must be at least ${MIN_TARGET_QPS.toPrecision(3)} queries per second (one per 2^53 ns, about 104 days)`;
   if (qps > MAX_TARGET_QPS)
     return `must be at most ${MAX_TARGET_QPS} queries per second (LoadGen schedules in whole nanoseconds)`;
   return undefined;
@@ -282,8 +286,8 @@ export function checkSchedule(check: ScheduleCheck): void {
 function scheduleProblem({ size, effective, memoryBudgetBytes }: ScheduleCheck): string | undefined {
   const scenario = effective.scenario;
   const plan = `${formatCount(size.samples)} sample(s) in ${formatCount(size.queries)} quer(y/ies)`;
-  if (scenario === 'Server' && size.durationNs > MAX_DURATION_NS) {
-    return `the Server schedule (${plan}) would last ${formatSeconds(size.durationNs / 1e9)}, longer than the 2^53 ns (about 104 days) the clock can time`;
+  if (size.durationNs > MAX_DURATION_NS) {
+    return `the ${scenario} schedule (${plan}) would last ${formatSeconds(size.durationNs / 1e9)}, longer than the 2^53 ns (about 104 days) the clock can time`;
   }
   if (size.capacity > MAX_PLANNED_SAMPLES || size.queries > MAX_PLANNED_SAMPLES) {
     return `the ${scenario} schedule would hold ${plan}, more than the ${MAX_PLANNED_SAMPLES} that LoadGen's 32-bit sample ids can number`;

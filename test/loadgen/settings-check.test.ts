@@ -57,23 +57,31 @@ describe('row 2: a Server target_qps of 0 or 1e-300', () => {
     expect([error.key, error.file, error.line]).toEqual(['*.Server.target_qps', 'user.conf', 2]);
   });
 
-  it('refuses 1e-300: the schedule would never end', () => {
-    const error = refusal(() => load('Server', '*.Server.target_qps = 1e-300\n'));
-    expect(error.message).toMatch(/^user\.conf:1: the Server schedule \(.*\) would last forever/);
-    expect(error.message).toContain('*.Server.target_qps = 1e-300 (user.conf:1)');
-    // the keys that size the schedule, with where each was set
+  it('refuses 1e-300: one query per 1e300 s would never end', () => {
+    expect(refusal(() => load('Server', '\n*.Server.target_qps = 1e-300\n')).message).toBe(
+      'user.conf:2: *.Server.target_qps = 1e-300: must be at least 1.11e-7 queries per second (one per 2^53 ns, about 104 days)',
+    );
+  });
+
+  it('refuses a rate whose 100 queries would outlast the clock, naming every key that sizes the schedule', () => {
+    // 100 queries at 1e-6 qps take 1e8 s; at 1e-4 qps about 1e6 s (12 days) are fine
+    const error = refusal(() => load('Server', '*.Server.target_qps = 0.000001\n'));
+    expect(error.message).toMatch(
+      /^user\.conf:1: the Server schedule \(.*\) would last about 1\.1\d+e\+3 days, longer than the 2\^53 ns/,
+    );
+    expect(error.message).toContain('*.Server.target_qps = 0.000001 (user.conf:1)');
     expect(error.message).toContain(
       '*.Server.min_duration = 600000 (mlperf.conf (embedded in LoadGen, round v6.1):',
     );
     expect(error.message).toContain('min_query_count = 100 (LoadGen default)');
+    expect(load('Server', '*.Server.target_qps = 0.0001\n').settings.serverTargetQps).toBe(0.0001);
   });
 
-  it('refuses a rate whose 100 queries would outlast the clock, and accepts one just inside it', () => {
-    // 100 queries at 1e-6 qps take 1e8 s; at 1e-4 qps about 1e6 s (12 days) are fine
-    expect(refusal(() => load('Server', '*.Server.target_qps = 0.000001\n')).message).toMatch(
-      /would last about 1\.1\d+e\+3 days, longer than the 2\^53 ns/,
+  it('refuses a SingleStream expected latency whose queries would outlast the clock', () => {
+    const conf = '*.SingleStream.target_latency = 1000000000\n*.SingleStream.min_duration = 0\n';
+    expect(refusal(() => load('SingleStream', conf)).message).toMatch(
+      /^user\.conf:2: the SingleStream schedule \(100 sample\(s\) in 100 quer\(y\/ies\)\) would last about 1\.16e\+3 days/,
     );
-    expect(load('Server', '*.Server.target_qps = 0.0001\n').settings.serverTargetQps).toBe(0.0001);
   });
 
   it('refuses negative, NaN, infinite and absurdly high rates, in Offline too', () => {
