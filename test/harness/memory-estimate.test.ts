@@ -12,6 +12,7 @@ import {
   estimateSutMemory,
   formatBytes,
   modelMemoryProfile,
+  SESSION_WEIGHT_COPIES,
   WORKER_BASE_BYTES,
 } from '../../harness/memory-estimate.js';
 import { ModelRunner } from '../../harness/model-runner.js';
@@ -38,6 +39,15 @@ describe('memory estimate', () => {
     });
   });
 
+  it('an elementwise op after the Conv reuses its buffer, as onnxruntime does (no new peak)', () => {
+    // Conv → c (1024 B) → Relu in place → GAP: the peak stays x + c = 1792 B (2048 B without reuse).
+    const relu = writeTinyClassifier(work, 'relu.onnx', { after: 'Relu' });
+    expect(modelMemoryProfile(relu, [3, 8, 8]).activationBytesPerSample).toBe(1792);
+    // Softmax is not run in place: once x is dead, c and its output are alive together (2048 B).
+    const softmax = writeTinyClassifier(work, 'softmax.onnx', { after: 'Softmax' });
+    expect(modelMemoryProfile(softmax, [3, 8, 8]).activationBytesPerSample).toBe(2048);
+  });
+
   it('an operator shape inference does not know: the input alone, said so', () => {
     const sin = writeTinyClassifier(work, 'sin.onnx', { before: 'Sin' });
     const profile = modelMemoryProfile(sin, [3, 8, 8]);
@@ -49,7 +59,7 @@ describe('memory estimate', () => {
     const profile = modelMemoryProfile(model, [3, 8, 8]);
     const estimate = estimateSutMemory(profile, { workers: 2, batchSize: 10, storeCapacity: 100 });
     const perWorkerBatch = 10 * (768 + 1792);
-    const perWorker = WORKER_BASE_BYTES + profile.weightBytes + perWorkerBatch;
+    const perWorker = WORKER_BASE_BYTES + SESSION_WEIGHT_COPIES * profile.weightBytes + perWorkerBatch;
     expect(estimate).toEqual({
       storeBytes: 100 * 768,
       perWorkerBatchBytes: perWorkerBatch,
@@ -62,7 +72,8 @@ describe('memory estimate', () => {
     const profile = modelMemoryProfile(model, [3, 8, 8]);
     const plan = { workers: 2, batchSize: 100_000, storeCapacity: 100 };
     const estimate = estimateSutMemory(profile, plan);
-    const available = 2 * (WORKER_BASE_BYTES + profile.weightBytes) + 100 * 768 + 2 * 2560 * 1000;
+    const available =
+      2 * (WORKER_BASE_BYTES + SESSION_WEIGHT_COPIES * profile.weightBytes) + 100 * 768 + 2 * 2560 * 1000;
     expect(() => checkSutMemory(estimate, plan, profile, available)).toThrow(
       `the SUT would need about ${formatBytes(estimate.totalBytes)} of memory but ${formatBytes(available)} is available: --workers 2 × (--batch 100000 × 2.6 kB per sample`,
     );
@@ -103,7 +114,9 @@ describe('ModelRunner.open checks memory before any work', () => {
     }).catch((error: Error) => error);
     expect(opened).toBeInstanceOf(Error);
     // The store is sized for the most it may hold (1024 samples) before the data is counted.
-    const total = 1024 * 768 + 2 * (WORKER_BASE_BYTES + statSync(model).size + 100_000 * (768 + 1792));
+    const total =
+      1024 * 768 +
+      2 * (WORKER_BASE_BYTES + SESSION_WEIGHT_COPIES * statSync(model).size + 100_000 * (768 + 1792));
     expect((opened as Error).message).toMatch(
       `the SUT would need about ${formatBytes(total)} of memory but 200.0 MB is available: --workers 2 × (--batch 100000 × 2.6 kB per sample`,
     );

@@ -10,9 +10,11 @@ export interface TinyModelOptions {
   inputs?: { name: string; shape: Dim[] }[];
   /** An op applied to the (first) input before the Conv, e.g. 'Sin'. */
   before?: string;
+  /** An op applied to the Conv's output, e.g. 'Relu'. */
+  after?: string;
 }
 
-/** (inputs) → [before] → Conv 3→4 (3×3, pad 1) → GlobalAveragePool → Flatten → logits [N,4]. */
+/** (inputs) → [before] → Conv 3→4 (3×3, pad 1) → [after] → GlobalAveragePool → Flatten → logits [N,4]. */
 export function tinyClassifier(options: TinyModelOptions = {}): Model {
   const inputs = options.inputs ?? [{ name: 'x', shape: ['N', 3, 8, 8] }];
   const m = new Model();
@@ -40,7 +42,12 @@ export function tinyClassifier(options: TinyModelOptions = {}): Model {
     outputs: ['c'],
     attributes: { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) },
   });
-  g.addNode({ name: 'gap', opType: 'GlobalAveragePool', inputs: ['c'], outputs: ['p'] });
+  let features = 'c';
+  if (options.after) {
+    g.addNode({ name: 'post', opType: options.after, inputs: ['c'], outputs: ['post_out'] });
+    features = 'post_out';
+  }
+  g.addNode({ name: 'gap', opType: 'GlobalAveragePool', inputs: [features], outputs: ['p'] });
   g.addNode({ name: 'flat', opType: 'Flatten', inputs: ['p'], outputs: ['logits'] });
   g.outputs = [{ name: 'logits', elemType: DataType.FLOAT, shape: ['N', 4] }];
   m.graph = g;
