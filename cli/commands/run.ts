@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
+import { checkTestSettings } from '../../harness/loadgen/settings.js';
 import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
 import { ModelRunner } from '../../harness/model-runner.js';
 import { claimOutputFolder, releaseOutputFolder } from '../output-folder.js';
@@ -145,6 +146,17 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: async (args: ArgumentsCamelCase<RunArgs>) => {
     checkSutArgs(args);
     if (!existsSync(args.model)) throw new Error(`--model ${args.model}: no such file`);
+    const auditConfigPath = args.auditConfig ?? (existsSync('audit.config') ? 'audit.config' : undefined);
+    // The conf files are checked now, not after minutes of preprocessing; runner.run reads them again.
+    checkTestSettings({
+      round: roundRules(args.round),
+      scenario: args.scenario,
+      mode: MODES[args.mode],
+      model: args.benchmark,
+      userConfPath: args.conf,
+      mlperfConfPath: args.mlperfConf,
+      auditConfigPath,
+    });
     // Before any long work: a folder bnas may not use or cannot write is refused at once.
     const out = claimOutputFolder(args.out);
     const parallel = defaultParallelism(args.scenario);
@@ -178,7 +190,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
     // The run still goes ahead after a failed start, so that its logs say in MLPerf's terms that it failed.
     if (runner.startError) process.stderr.write(`bnas: ${runner.startError.message}\n`);
 
-    const auditConfigPath = args.auditConfig ?? (existsSync('audit.config') ? 'audit.config' : undefined);
     const bar = progressBar(`${args.scenario} ${args.mode}`);
     try {
       const outcome = await runner.run({
