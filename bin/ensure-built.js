@@ -7,7 +7,16 @@
  * the first `bnas` after `npm ci` compiles here (a few seconds), and later runs only check.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -84,7 +93,9 @@ export function ensureBuilt({ quiet = false, force = false } = {}) {
       cwd: root,
       stdio: 'inherit',
     });
+    // The stamp carries the build's start time: a source saved during the build is newer, so stale.
     writeFileSync(stampPath, `${new Date(startedMs).toISOString()}\n`);
+    utimesSync(stampPath, new Date(startedMs), new Date(startedMs));
   });
 }
 
