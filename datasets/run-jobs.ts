@@ -65,49 +65,38 @@ async function runInline(spec: PreprocessSpec, jobs: readonly PreprocessJob[], o
 
 async function runPool(spec: PreprocessSpec, jobs: readonly PreprocessJob[], options: RunJobsOptions) {
   const threads = Math.max(1, options.workers ?? availableParallelism());
+  // Two tasks per worker: one decodes on libuv's threads while the other resamples.
+  const perWorker = 2;
   const pool = new Piscina({
     filename: builtModule('datasets/workers/preprocess-worker.js'),
     minThreads: threads,
     maxThreads: threads,
-    // Two tasks per worker: one decodes on libuv's threads while the other resamples.
-    concurrentTasksPerWorker: 2,
+    concurrentTasksPerWorker: perWorker,
     idleTimeout: 1000,
   });
   let done = 0;
+  let next = 0;
   let firstError: unknown;
-  // After a failure destroys the pool, a worker may still answer a task the pool has dropped:
-  // piscina emits that as an 'error' event, which would end the process without a listener.
-  pool.on('error', (error: unknown) => {
-    firstError ??= error;
-  });
-  let destroyed: Promise<void> | undefined;
-  const stop = () => {
-    destroyed ??= pool.destroy();
-    return destroyed;
+  // Tasks are handed out a few at a time and a failure only stops handing out more: the pool is
+  // destroyed once every task in flight has answered. Terminating a worker while sharp still
+  // decodes on libuv's threads for it can bring the whole process down.
+  const lane = async () => {
+    while (next < jobs.length && firstError === undefined) {
+      const task: PreprocessTask = { spec, jobs: jobs.slice(next, next + BATCH) };
+      next += BATCH;
+      try {
+        done += (await pool.run(task)) as number;
+        options.onProgress?.(done);
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
   };
   try {
-    const tasks: Promise<void>[] = [];
-    for (let i = 0; i < jobs.length; i += BATCH) {
-      const task: PreprocessTask = { spec, jobs: jobs.slice(i, i + BATCH) };
-      tasks.push(
-        pool.run(task).then(
-          (n: number) => {
-            done += n;
-            options.onProgress?.(done);
-          },
-          (error: unknown) => {
-            // The first failure stops the pool; the tasks it cancels fail too and are ignored.
-            if (firstError === undefined) {
-              firstError = error;
-              void stop();
-            }
-          },
-        ),
-      );
-    }
-    await Promise.all(tasks);
+    const lanes = Math.min(threads * perWorker, Math.ceil(jobs.length / BATCH));
+    await Promise.all(Array.from({ length: lanes }, lane));
   } finally {
-    await stop();
+    await pool.destroy();
   }
   if (firstError !== undefined) throw firstError;
 }
