@@ -1,20 +1,16 @@
 /** The time plan bnas optimize prints first, and the line a resumed optimize starts with. */
 import { describeBudgetLeft } from '../nas/search/budget.js';
+import type { OptimizeOptions } from './optimize.js';
 import type { OptimizeStep } from './optimize-state.js';
 
 /** Rough time the search needs beyond its NSGA-II budget (supernet, latency table, BN, final checks), s. */
 const SEARCH_OVERHEAD_SECONDS = 180;
 
-/** The optimize options the plan depends on (see OptimizeOptions). */
-export interface PlanOptions {
-  budgetMinutes: number;
-  int8: boolean;
-  server: boolean;
-  offlineSeconds: number;
-  trialSeconds: number;
-  maxTrials: number;
-  estimateSeconds?: number;
-}
+/** The optimize options the plan depends on. */
+export type PlanOptions = Pick<
+  OptimizeOptions,
+  'budgetMinutes' | 'int8' | 'server' | 'offlineSeconds' | 'trialSeconds' | 'maxTrials' | 'estimateSeconds'
+>;
 
 export interface TimePlanStep {
   step: string;
