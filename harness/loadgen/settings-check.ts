@@ -200,6 +200,14 @@ export function checkSettingValues(
     const problem = formProblem ?? (typeof value === 'number' ? rule.check?.(value, origin) : undefined);
     if (problem) throw new SettingError(origin, origin.key, `${origin.key} = ${origin.token}: ${problem}`);
   }
+  const mode = origins.get('mode');
+  if (mode && settings.mode === 'FindPeakPerformance') {
+    throw new SettingError(
+      mode,
+      mode.key,
+      `${mode.key} = ${mode.token}: FindPeakPerformance is not supported by bnas (\`bnas find-qps\` searches for the peak Server rate); use 0 (SubmissionRun), 1 (AccuracyOnly) or 2 (PerformanceOnly)`,
+    );
+  }
 }
 
 // ---- the schedule as a whole ------------------------------------------------------------------

@@ -218,6 +218,12 @@ describe('what stays accepted', () => {
     expect(settings.multiStreamSamplesPerQuery).toBe(0);
   });
 
+  it('refuses mode = 3 (FindPeakPerformance), naming the key and line rather than an empty schedule', () => {
+    expect(refusal(() => load('SingleStream', '*.*.min_duration = 100\n*.*.mode = 3\n')).message).toBe(
+      'user.conf:2: *.*.mode = 3: FindPeakPerformance is not supported by bnas (`bnas find-qps` searches for the peak Server rate); use 0 (SubmissionRun), 1 (AccuracyOnly) or 2 (PerformanceOnly)',
+    );
+  });
+
   it('refuses a run that would issue no samples at all', () => {
     expect(refusal(() => load('Server', '*.*.min_duration = 0\n*.*.min_query_count = 0\n')).message).toMatch(
       /^user\.conf:2: the Server run would issue no samples at all; it follows from \*\.\*\.min_query_count = 0 \(user\.conf:2\)/,
