@@ -3,10 +3,13 @@
  *
  * 1. finds the highest VALID Server rate with short trials (harness/server-search.ts);
  * 2. runs Server at 80 % of it for 10 minutes, one continuous LoadGen test;
- * 3. prints RSS at the start (10 s in: the run's schedule allocated, workers warm) and at the end
- *    of the long run (and each minute), the 99th-percentile latency of each minute, and the
- *    queries LoadGen issued that never completed.
- * Pass: 0 lost queries, RSS growth ≤ 5 %, the run VALID. Exit status 1 otherwise.
+ * 3. prints RSS and the V8 heap (after a full GC: run with --expose-gc, as `npm run bench:soak`
+ *    does) at the start (10 s in: the run's schedule allocated, workers warm) and at each minute's
+ *    end, the 99th-percentile latency of each minute, and the queries LoadGen issued that never
+ *    completed.
+ * Pass: 0 lost queries, RSS growth ≤ 5 % from the start to the last minute's end (the end of the
+ * timed run; LoadGen's summary afterwards sorts copies of the latencies and is printed apart), the
+ * run VALID. Exit status 1 otherwise.
  *
  * Per-minute latencies are measured from the SUT's issueQuery to the worker's completion stamp (a
  * wrapper around the SUT); LoadGen measures from the scheduled time, which differs by the issue
@@ -44,9 +47,9 @@ const MINUTE_NS = 60e9;
 class MinuteRecorder {
   readonly latenciesMs: Float64Array[];
   readonly counts: number[];
-  readonly rssAtMinuteEnd: number[] = [];
-  /** RSS 10 s into the run: LoadGen has allocated the run's schedule, the workers are warm. */
-  rssWarm = 0;
+  readonly atMinuteEnd: MemorySample[] = [];
+  /** Memory 10 s into the run: LoadGen has allocated the run's schedule, the workers are warm. */
+  warm: MemorySample | undefined;
   issued = 0;
   completed = 0;
   private readonly issuedAtNs = new Map<number, number>();
@@ -85,9 +88,8 @@ class MinuteRecorder {
 
   private begin(): void {
     this.startNs = monotonicNowNs();
-    const rss = () => process.memoryUsage().rss;
-    this.timers.push(setTimeout(() => (this.rssWarm = rss()), 10_000));
-    this.timers.push(setInterval(() => this.rssAtMinuteEnd.push(rss()), 60_000));
+    this.timers.push(setTimeout(() => (this.warm = sampleMemory()), 10_000));
+    this.timers.push(setInterval(() => this.atMinuteEnd.push(sampleMemory()), 60_000));
     for (const timer of this.timers) timer.unref();
   }
 
@@ -103,6 +105,20 @@ class MinuteRecorder {
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+
+interface MemorySample {
+  rss: number;
+  /** V8 heap in use after a full GC (when --expose-gc is on), so garbage not yet collected is not counted. */
+  heapUsed: number;
+  /** Memory held outside the V8 heap by ArrayBuffers and native objects of this thread. */
+  external: number;
+}
+
+function sampleMemory(): MemorySample {
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss, heapUsed, external } = process.memoryUsage();
+  return { rss, heapUsed, external };
+}
 
 async function main(): Promise<void> {
   if (!(minutes > 0) || !(fraction > 0 && fraction <= 1)) {
@@ -146,20 +162,21 @@ async function main(): Promise<void> {
       outDir: join(work, 'soak'),
     });
     recorder.stop();
-    const rssEnd = process.memoryUsage().rss;
+    const afterSummary = sampleMemory();
 
-    console.log('\n| minute | samples | p99 latency (ms) | RSS at minute end |');
-    console.log('|---:|---:|---:|---:|');
+    console.log('\n| minute | samples | p99 latency (ms) | RSS at minute end | V8 heap | external |');
+    console.log('|---:|---:|---:|---:|---:|---:|');
     recorder.counts.forEach((count, minute) => {
       if (count === 0) return;
-      const rss = recorder.rssAtMinuteEnd[minute];
+      const m = recorder.atMinuteEnd[minute];
       console.log(
-        `| ${minute + 1} | ${count} | ${recorder.minuteP99(minute).toFixed(2)} | ${rss ? mb(rss) : '—'} |`,
+        `| ${minute + 1} | ${count} | ${recorder.minuteP99(minute).toFixed(2)} | ${m ? `${mb(m.rss)} | ${mb(m.heapUsed)} | ${mb(m.external)}` : '— | — | —'} |`,
       );
     });
     const perf = outcome.performance;
     const lostQueries = (perf?.queriesIssued ?? 0) - (perf?.sampleCount ?? 0);
-    const rssStart = recorder.rssWarm || rssBefore;
+    const rssStart = recorder.warm?.rss ?? rssBefore;
+    const rssEnd = recorder.atMinuteEnd.at(-1)?.rss ?? afterSummary.rss;
     const growth = rssEnd / rssStart - 1;
     console.log(
       `\nLoadGen: ${perf?.valid ? 'VALID' : 'INVALID'}, ${perf?.queriesIssued ?? 0} queries issued, ${perf?.sampleCount ?? 0} completed, whole-run p99 ${(p99Of(outcome) / 1e6).toFixed(2)} ms, ${outcome.errors} errors`,
@@ -168,7 +185,7 @@ async function main(): Promise<void> {
       `lost queries: ${lostQueries} (SUT wrapper: ${recorder.issued - recorder.completed} of ${recorder.issued})`,
     );
     console.log(
-      `RSS: start ${mb(rssStart)}, end ${mb(rssEnd)}, growth ${(growth * 100).toFixed(2)} % (limit 5 %)`,
+      `RSS: start ${mb(rssStart)}, end of the timed run ${mb(rssEnd)}, growth ${(growth * 100).toFixed(2)} % (limit 5 %); after LoadGen's summary ${mb(afterSummary.rss)}`,
     );
     const pass =
       lostQueries === 0 && recorder.issued === recorder.completed && growth <= 0.05 && perf?.valid === true;
