@@ -14,25 +14,22 @@
  * widths with every skippable block skipped, the space's smallest point and, when a `bnas search` /
  * `bnas optimize` folder is given (argv[2]: <dir>/result.json or <dir>/search/result.json), its picks.
  *
- * Data as the search's final picks use it (DEFAULT_DATA_PLAN of nas/search/run.ts): reconstruction
+ * Data as the search's final picks use it (DEFAULT_DATA_PLAN of pipelines/search/run.ts): reconstruction
  * and BN statistics from the FIRST `finalReconstruction` training images, `finalPositions` positions
  * per image and layer, seed 1; the accuracy proxy on the LAST `proxy` training images (disjoint);
  * plus top-1 on all 10,000 validation images.
- * The markdown report is printed and written to results/ablation/<host>-<timestamp>.md.
+ * The markdown report is printed and written to runs/ablation/<host>-<timestamp>.md.
  *
  * Options (env): BNAS_ABLATION_THREADS intra-op threads (default: cores).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { describeMachine } from '../common/machine.js';
+import { packageRoot } from '../common/paths.js';
 import { readImageNetFolder } from '../datasets/imagenet-layout.js';
-import { modelPreprocessSpec } from '../harness/model-info.js';
-import { packageRoot } from '../harness/paths.js';
-import { cloneModel } from '../nas/onnx/clone.js';
-import { loadModel } from '../nas/onnx/io.js';
-import type { Model } from '../nas/onnx/ir.js';
+import { modelPreprocessSpec } from '../datasets/model-info.js';
 import { predict, scorePredictions } from '../nas/search/proxy.js';
-import { DEFAULT_DATA_PLAN, type SearchDataPlan } from '../nas/search/run.js';
 import type { SearchResult } from '../nas/search/types.js';
 import { activationImportance } from '../nas/subnet/activation-importance.js';
 import { recalibrateBatchNorm } from '../nas/subnet/bn-recalibrate.js';
@@ -44,10 +41,13 @@ import { canonicalPoint, parsePoint, predictMacs, smallestPoint } from '../nas/s
 import { reorderByImportance } from '../nas/supernet/reorder.js';
 import { buildSearchSpace } from '../nas/supernet/space.js';
 import type { Point, SearchSpace } from '../nas/supernet/types.js';
-import { timestamp } from '../results/benchmark.js';
-import { describeMachine } from '../results/machine.js';
+import { cloneModel } from '../onnx/clone.js';
+import { loadModel } from '../onnx/io.js';
+import type { Model } from '../onnx/ir.js';
+import { timestamp } from '../pipelines/benchmark.js';
+import { DEFAULT_DATA_PLAN, type SearchDataPlan } from '../pipelines/search/run.js';
 
-// The search's final-pick settings (nas/search/run.ts): reconstruction images and positions, proxy
+// The search's final-pick settings (pipelines/search/run.ts): reconstruction images and positions, proxy
 // size, ReLU-aware refits; seed 1 is the search's default.
 const PLAN = DEFAULT_DATA_PLAN;
 const POSITIONS = PLAN.finalPositions;
@@ -406,7 +406,7 @@ async function main(): Promise<void> {
   );
   const text = lines.join('\n');
   process.stdout.write(text);
-  const path = writeFresh(join(root, 'results', 'ablation'), `${hostname()}-${timestamp()}`, text);
+  const path = writeFresh(join(root, 'runs', 'ablation'), `${hostname()}-${timestamp()}`, text);
   progress(`written to ${path}`);
 }
 

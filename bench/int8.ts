@@ -15,11 +15,11 @@ import * as ort from 'onnxruntime-node';
 import { checkFusion, describeOps, optimizedOpCounts } from '../calibration/check.js';
 import { arrayCalibrationData } from '../calibration/collect.js';
 import { quantizeModel } from '../calibration/quantize.js';
-import { createSession } from '../harness/sut/onnx-session.js';
-import { loadModel, serializeModel } from '../nas/onnx/io.js';
 import { builtinArch } from '../nas/zoo/arch.js';
 import { buildModel } from '../nas/zoo/build.js';
 import { syntheticImages } from '../nas/zoo/calibrate.js';
+import { loadModel, serializeModel } from '../onnx/io.js';
+import { createSession } from '../onnx/session.js';
 
 const seconds = Number(process.env.BNAS_BENCH_SECONDS ?? 8);
 const rounds = Number(process.env.BNAS_BENCH_ROUNDS ?? 3);

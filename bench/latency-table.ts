@@ -14,9 +14,9 @@ import { performance } from 'node:perf_hooks';
 import { buildLatencyTable } from '../nas/latency/measure.js';
 import { predictThroughput } from '../nas/latency/table.js';
 import { formatVerification, randomPoints, verifyLatencyTable } from '../nas/latency/verify.js';
-import { loadModel } from '../nas/onnx/io.js';
 import { fullPoint, smallestPoint } from '../nas/supernet/point.js';
 import { buildSearchSpace } from '../nas/supernet/space.js';
+import { loadModel } from '../onnx/io.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const modelPath = process.env.BNAS_BENCH_MODEL ?? join(root, 'models', 'fixture', 'fmnist_resnet.onnx');

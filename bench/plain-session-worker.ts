@@ -5,8 +5,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { monotonicNowNs } from '../harness/loadgen/clock.js';
-import { createSession, type SessionSettings } from '../harness/sut/onnx-session.js';
 import { coresForWorker, pinCurrentThread } from '../harness/sut/pinning.js';
+import { createSession, type SessionSettings } from '../onnx/session.js';
 
 export interface PlainWorkerData {
   modelPath: string;

@@ -12,16 +12,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { builtModule } from '../common/paths.js';
 import { startTest } from '../harness/loadgen/loadgen.js';
 import { roundRules } from '../harness/loadgen/rounds.js';
 import { loadTestSettings, resetConfLoadCount } from '../harness/loadgen/settings.js';
-import { builtModule } from '../harness/paths.js';
 import { SyntheticQsl } from '../harness/qsl/synthetic-qsl.js';
 import { createOnnxSut } from '../harness/sut/onnx-sut.js';
 import { SampleStore } from '../harness/sut/sample-store.js';
-import { saveModel } from '../nas/onnx/io.js';
 import { builtinArch } from '../nas/zoo/arch.js';
 import { buildModel } from '../nas/zoo/build.js';
+import { saveModel } from '../onnx/io.js';
 import type { PlainWorkerData } from './plain-session-worker.js';
 
 const seconds = Number(process.env.BNAS_BENCH_SECONDS ?? 30);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { parseModel } from '../nas/onnx/io.js';
+import { parseModel } from '../onnx/io.js';
 
 /** Op counts keyed by op type, prefixed with the domain outside the default one ('com.microsoft.nchwc:Conv'). */
 export type OpCounts = Record<string, number>;

@@ -11,11 +11,11 @@
  * computed from the fed batch directly.
  */
 import * as ort from 'onnxruntime-node';
-import { createSession } from '../harness/sut/onnx-session.js';
-import { serializeModel } from '../nas/onnx/io.js';
-import { attr, Graph, Model, Node } from '../nas/onnx/ir.js';
-import type { TensorType } from '../nas/onnx/shapes.js';
-import { DataType } from '../nas/onnx/tensor.js';
+import { serializeModel } from '../onnx/io.js';
+import { attr, Graph, Model, Node } from '../onnx/ir.js';
+import { createSession } from '../onnx/session.js';
+import type { TensorType } from '../onnx/shapes.js';
+import { DataType } from '../onnx/tensor.js';
 import { AbsHistogram, ValueHistogram } from './histogram.js';
 import { MinMaxStats, minMaxOf } from './minmax.js';
 import type { TensorStatistics } from './ranges.js';

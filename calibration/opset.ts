@@ -4,9 +4,9 @@
  * ReduceSum take `axes` as an input, Split takes `split` as an input; Softmax-family axis semantics
  * changed, which is harmless only for 2-D inputs. Older opsets are refused with an explanation.
  */
-import type { Model } from '../nas/onnx/ir.js';
-import type { TensorType } from '../nas/onnx/shapes.js';
-import { int64Tensor } from '../nas/onnx/tensor.js';
+import type { Model } from '../onnx/ir.js';
+import type { TensorType } from '../onnx/shapes.js';
+import { int64Tensor } from '../onnx/tensor.js';
 
 export const QDQ_OPSET = 13;
 /** Opset 13 needs IR version 7. */

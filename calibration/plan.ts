@@ -14,9 +14,9 @@
  *  - Flatten, Softmax, ArgMax and everything else: float, reading dequantized values.
  * Graph outputs are never quantized (the classifier's logits stay float; QGemm has a float output).
  */
-import type { Graph, Model, Node } from '../nas/onnx/ir.js';
-import type { TensorType } from '../nas/onnx/shapes.js';
-import { DataType } from '../nas/onnx/tensor.js';
+import type { Graph, Model, Node } from '../onnx/ir.js';
+import type { TensorType } from '../onnx/shapes.js';
+import { DataType } from '../onnx/tensor.js';
 
 export interface FoldedActivation {
   /** The removed Relu/Clip node. */

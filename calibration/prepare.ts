@@ -3,17 +3,18 @@
  * calibrate"): a copy of the model at opset ≥ 13 with constants as initializers, Identity/Dropout
  * dropped, BatchNorm folded into Conv, and every value's type and shape annotated.
  */
-import { parseModel, serializeModel } from '../nas/onnx/io.js';
-import type { Model } from '../nas/onnx/ir.js';
-import { annotateShapes, inferShapes, type TensorType } from '../nas/onnx/shapes.js';
-import { DataType, dataTypeName } from '../nas/onnx/tensor.js';
+
 import {
   constantsToInitializers,
   type FoldedBatchNorm,
   foldBatchNorms,
   removeIdentities,
   type SkippedNode,
-} from './fold.js';
+} from '../onnx/bn-fold.js';
+import { parseModel, serializeModel } from '../onnx/io.js';
+import type { Model } from '../onnx/ir.js';
+import { annotateShapes, inferShapes, type TensorType } from '../onnx/shapes.js';
+import { DataType, dataTypeName } from '../onnx/tensor.js';
 import { upgradeToOpset13 } from './opset.js';
 
 export interface PreparedModel {

@@ -5,8 +5,8 @@
  * with `axis`. Tensors that pass through MaxPool/Reshape/... reuse the input's scale and zero-point
  * initializers. The float graph stays a valid model that simulates the integer arithmetic.
  */
-import { attr, type Graph, type Model } from '../nas/onnx/ir.js';
-import { DataType, floatTensor, makeTensor } from '../nas/onnx/tensor.js';
+import { attr, type Graph, type Model } from '../onnx/ir.js';
+import { DataType, floatTensor, makeTensor } from '../onnx/tensor.js';
 import type { QuantPlan } from './plan.js';
 import { type QParams, quantizeBias, quantizeWeightsPerChannel } from './scale.js';
 

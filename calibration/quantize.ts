@@ -8,10 +8,10 @@
  * Errors name the model; a model that cannot be quantized never yields a file.
  */
 import * as ort from 'onnxruntime-node';
-import { createSession } from '../harness/sut/onnx-session.js';
-import { serializeModel } from '../nas/onnx/io.js';
-import type { Model } from '../nas/onnx/ir.js';
-import { annotateShapes } from '../nas/onnx/shapes.js';
+import { serializeModel } from '../onnx/io.js';
+import type { Model } from '../onnx/ir.js';
+import { createSession } from '../onnx/session.js';
+import { annotateShapes } from '../onnx/shapes.js';
 import { checkFusion, optimizedOpCounts } from './check.js';
 import { type CalibrationData, collectStatistics } from './collect.js';
 import { QDQ_OPSET } from './opset.js';

@@ -3,8 +3,9 @@
  * nodes run quantized, which stay float and why, and what onnxruntime made of the result. Saved as
  * JSON and printed as text.
  */
+
+import type { FoldedBatchNorm, SkippedNode } from '../onnx/bn-fold.js';
 import type { FusionCheck } from './check.js';
-import type { FoldedBatchNorm, SkippedNode } from './fold.js';
 import type { Range } from './minmax.js';
 import type { FoldedActivation, NodeNote } from './plan.js';
 import type { CalibrationSettings } from './ranges.js';

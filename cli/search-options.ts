@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { packageRoot } from '../harness/paths.js';
+import { packageRoot } from '../common/paths.js';
 import { parsePickRules } from '../nas/search/picks.js';
 import { DEFAULT_PICK_RULES, type SearchOptions } from '../nas/search/types.js';
 import { progressBar } from './progress.js';

@@ -20,7 +20,7 @@ import {
   statSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { packageRoot } from '../harness/paths.js';
+import { packageRoot } from '../common/paths.js';
 import { datasetContentSha256, hashImages } from './fingerprint.js';
 import { type ImageNetFolder, withExtension } from './imagenet-layout.js';
 import {

@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { builtModule } from '../harness/paths.js';
+import { builtModule } from '../common/paths.js';
 import { type PreprocessJob, runPreprocessJob } from './preprocess-job.js';
 import type { PreprocessSpec } from './preprocess-spec.js';
 import type { PreprocessTask } from './workers/preprocess-worker.js';

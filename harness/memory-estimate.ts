@@ -8,10 +8,10 @@
  */
 import { statSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { loadModel } from '../nas/onnx/io.js';
-import type { Node } from '../nas/onnx/ir.js';
-import { inferShapes } from '../nas/onnx/shapes.js';
-import { DataType } from '../nas/onnx/tensor.js';
+import { loadModel } from '../onnx/io.js';
+import type { Node } from '../onnx/ir.js';
+import { inferShapes } from '../onnx/shapes.js';
+import { DataType } from '../onnx/tensor.js';
 
 /** Per-sample memory of a model at a given sample shape, in bytes. */
 export interface ModelMemoryProfile {

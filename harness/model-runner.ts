@@ -4,6 +4,7 @@
  * such as find-qps and reproduce make many with the same sessions.
  */
 import { ensurePreprocessed } from '../datasets/cache.js';
+import { modelPreprocessSpec } from '../datasets/model-info.js';
 import { type PreprocessOverrides, type PreprocessSpec, sampleShape } from '../datasets/preprocess-spec.js';
 import { type ProgressEvent, startTest, type TestOutcome } from './loadgen/loadgen.js';
 import { roundRules } from './loadgen/rounds.js';
@@ -16,7 +17,6 @@ import {
   modelMemoryProfile,
   type SutMemoryPlan,
 } from './memory-estimate.js';
-import { modelPreprocessSpec } from './model-info.js';
 import { PreprocessedQsl } from './qsl/preprocessed-qsl.js';
 import { createOnnxSut } from './sut/onnx-sut.js';
 import type { PoolSut } from './sut/pool-sut.js';

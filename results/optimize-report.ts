@@ -4,8 +4,8 @@
  * throughput and Server QPS, and their differences and ratios to the FP32 baseline.
  */
 import { basename } from 'node:path';
+import type { MachineDescription } from '../common/machine.js';
 import type { PickName, PickRules } from '../nas/search/types.js';
-import type { MachineDescription } from './machine.js';
 
 export type OptimizeModelName = 'baseline' | PickName;
 

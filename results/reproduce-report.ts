@@ -2,7 +2,7 @@
  * The tables and chart of `bnas reproduce`: our throughput and ratios to ResNet-50 next to the
  * ratios Intel published for its BootstrapNAS MLPerf v2.0 submission.
  */
-import type { MachineDescription } from './machine.js';
+import type { MachineDescription } from '../common/machine.js';
 
 export interface ReproduceRow {
   model: string;

@@ -31,10 +31,10 @@ import {
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { MLPERF_CONF_V20 } from '../harness/loadgen/conf/mlperf_v20.js';
+import { packageRoot } from '../common/paths.js';
+import { MLPERF_CONF_V20 } from '../harness/loadgen/conf/mlperf-v20.js';
 import { ROUND_IDS, ROUND_SEEDS } from '../harness/loadgen/rounds.js';
 import type { RoundId, Scenario } from '../harness/loadgen/types.js';
-import { packageRoot } from '../harness/paths.js';
 import { type AccuracyDtype, imagenetAccuracyFromFiles } from './imagenet-accuracy.js';
 import { describeValidity, runValidity } from './run-validity.js';
 
@@ -763,7 +763,7 @@ function prepareAccuracy(
   return { accuracyTxt, accuracyLine, hash, full: full.length, truncated: truncateAccuracyLog(full) };
 }
 
-/** bnas_run.json, written by the bnas commands beside the LoadGen outputs (cli/run-report.ts). */
+/** bnas_run.json, written by the bnas commands beside the LoadGen outputs (common/run-record.ts). */
 interface RunRecord {
   args?: { conf?: string; mlperfConf?: string; round?: string };
   inputs?: { path: string; sha256: string }[];

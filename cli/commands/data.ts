@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { writeRunRecord } from '../../common/run-record.js';
 import { writePreprocessed } from '../../datasets/cache.js';
 import { VAL_MAP } from '../../datasets/imagenet-layout.js';
-import { readModelInput } from '../../datasets/model-input.js';
 import {
   type ModelShape,
   PRESETS,
@@ -18,8 +18,8 @@ import {
   resolvePreprocessSpec,
 } from '../../datasets/preprocess-spec.js';
 import { synthesizeDataset } from '../../datasets/synth.js';
+import { readModelInput } from '../../onnx/model-input.js';
 import { progressBar } from '../progress.js';
-import { writeRunRecord } from '../run-report.js';
 
 interface PreprocessArgs {
   data: string;

@@ -6,10 +6,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { writeRunRecord } from '../../common/run-record.js';
 import { ModelRunner } from '../../harness/model-runner.js';
 import { searchServerQps } from '../../harness/server-search.js';
 import { progressBar } from '../progress.js';
-import { writeRunRecord } from '../run-report.js';
 import { checkSutArgs } from '../sut-options.js';
 
 interface FindQpsArgs {

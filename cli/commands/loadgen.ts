@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { printOutcome, recordLoadgenRun } from '../../common/run-record.js';
 import { startTest } from '../../harness/loadgen/loadgen.js';
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
 import { loadTestSettings } from '../../harness/loadgen/settings.js';
@@ -11,7 +12,6 @@ import { SCENARIOS, type Scenario, type TestMode } from '../../harness/loadgen/t
 import { createBuiltinSut, parseSutSpec } from '../../harness/sut/builtin.js';
 import { IndexOnlyQsl } from '../../harness/sut/index-qsl.js';
 import { progressBar, testProgress } from '../progress.js';
-import { printOutcome, recordLoadgenRun } from '../run-report.js';
 
 export const MODES: Record<string, TestMode> = {
   performance: 'PerformanceOnly',

@@ -1,8 +1,8 @@
 /** bnas optimize: search, INT8, accuracy and benchmarks in one command, ending in a Table-2-like table. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { defaultOptimizeOut, optimize } from '../../results/optimize.js';
+import { writeRunRecord } from '../../common/run-record.js';
+import { defaultOptimizeOut, optimize } from '../../pipelines/optimize/run.js';
 import { markdownReport } from '../../results/optimize-report.js';
-import { writeRunRecord } from '../run-report.js';
 import { type SearchArgs, searchOptionsFrom, withSearchOptions } from '../search-options.js';
 
 interface OptimizeArgs extends SearchArgs {
@@ -24,7 +24,7 @@ The whole pipeline in one command, by default on the embedded Fashion-MNIST fixt
 4. Offline samples/s and the Server QPS at p99 ≤ 15 ms of every FP32 and INT8 model (short runs);
 5. table.md like Intel's Table 2 (top-1, throughput, ratios to the FP32 baseline), results.json, chart.svg.
 With the defaults it takes about 15-20 minutes on 2 cores, most of it the search's budget; the time
-plan is printed first. Results go to results/optimize/<host>/<time>/ and are never overwritten: an
+plan is printed first. Results go to runs/optimize/<host>/<time>/ and are never overwritten: an
 interrupted run resumes when given the same options and --out <its folder>.`;
 
 function positiveInteger(name: string, value: number | undefined): void {
@@ -58,7 +58,7 @@ export const optimizeCommand: CommandModule<object, OptimizeArgs> = {
       .option('out', {
         type: 'string',
         describe: 'Output folder (new, or an unfinished optimize of the same model to resume)',
-        defaultDescription: 'results/optimize/<host>/<time>',
+        defaultDescription: 'runs/optimize/<host>/<time>',
       })
       .example('$0 optimize', 'the embedded fixture, about 15-20 minutes on 2 cores')
       .example(

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { imageCalibrationData, modelPreprocessSpec, readImageList } from '../../calibration/images.js';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { METHODS } from '../../calibration/ranges.js';
 import { formatReport } from '../../calibration/report.js';
+import { imageCalibrationData, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
 import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
-import { loadModel, saveModel } from '../../nas/onnx/io.js';
+import { loadModel, saveModel } from '../../onnx/io.js';
 import { progressBar } from '../progress.js';
 
 interface QuantizeArgs {

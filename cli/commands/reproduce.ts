@@ -2,11 +2,11 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { writeRunRecord } from '../../common/run-record.js';
 import { builtinArchNames } from '../../nas/zoo/arch.js';
-import { reproduce } from '../../results/reproduce.js';
+import { reproduce } from '../../pipelines/reproduce/run.js';
 import { markdownTable } from '../../results/reproduce-report.js';
 import { progressBar } from '../progress.js';
-import { writeRunRecord } from '../run-report.js';
 
 interface ReproduceArgs {
   models: string[];
@@ -28,7 +28,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
   builder: (y: Argv) =>
     y
       .usage(
-        "$0 reproduce [options]\n\nBuilds ResNet-50 and BNAS-A/B/C from the zoo, then measures each through the harness on synthetic\nimages: Offline throughput, and the highest VALID Server rate at the 15 ms p99 bound (find-qps).\nWrites results/reproduce/<host>/<time>/ with table.md, results.json and chart.svg. The default\nshortens the runs (about 15 minutes on 2 cores) and says so; --official uses MLPerf's 600 s runs.",
+        "$0 reproduce [options]\n\nBuilds ResNet-50 and BNAS-A/B/C from the zoo, then measures each through the harness on synthetic\nimages: Offline throughput, and the highest VALID Server rate at the 15 ms p99 bound (find-qps).\nWrites runs/reproduce/<host>/<time>/ with table.md, results.json and chart.svg. The default\nshortens the runs (about 15 minutes on 2 cores) and says so; --official uses MLPerf's 600 s runs.",
       )
       .option('models', {
         type: 'array',
@@ -56,7 +56,7 @@ export const reproduceCommand: CommandModule<object, ReproduceArgs> = {
         describe: 'Seed of the zoo weights and the synthetic images',
       })
       .option('round', { type: 'string', default: 'current', describe: 'LoadGen round rules' })
-      .option('out', { type: 'string', default: 'results/reproduce', describe: 'Root folder of the results' })
+      .option('out', { type: 'string', default: 'runs/reproduce', describe: 'Root folder of the results' })
       .option('cache-root', {
         type: 'string',
         describe: 'Preprocessed-sample cache folder',

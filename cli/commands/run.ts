@@ -5,14 +5,14 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { claimOutputFolder, releaseOutputFolder } from '../../common/run-folder.js';
+import { printOutcome, recordLoadgenRun } from '../../common/run-record.js';
 import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
 import { checkTestSettings } from '../../harness/loadgen/settings.js';
 import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
 import { ModelRunner } from '../../harness/model-runner.js';
-import { claimOutputFolder, releaseOutputFolder } from '../output-folder.js';
 import { progressBar, testProgress } from '../progress.js';
-import { printOutcome, recordLoadgenRun } from '../run-report.js';
 import { checkSutArgs } from '../sut-options.js';
 import { MODES } from './loadgen.js';
 

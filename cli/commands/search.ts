@@ -1,7 +1,7 @@
 /** bnas search: hardware-aware NAS of a pre-trained classifier, writing BNAS-A/B/C. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { runSearch } from '../../nas/search/run.js';
-import { writeRunRecord } from '../run-report.js';
+import { writeRunRecord } from '../../common/run-record.js';
+import { runSearch } from '../../pipelines/search/run.js';
 import { type SearchArgs, searchOptionsFrom, withSearchOptions } from '../search-options.js';
 
 interface SearchCommandArgs extends SearchArgs {

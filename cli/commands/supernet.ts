@@ -7,8 +7,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { loadModel, saveModel } from '../../nas/onnx/io.js';
-import { countCost } from '../../nas/onnx/macs.js';
 import { parseMultipliers } from '../../nas/supernet/choices.js';
 import { extractSubnetwork } from '../../nas/supernet/extract.js';
 import type { ImportanceCriterion } from '../../nas/supernet/importance.js';
@@ -19,6 +17,8 @@ import { formatSpaceSummary } from '../../nas/supernet/report.js';
 import { buildSearchSpace, parseSearchSpace } from '../../nas/supernet/space.js';
 import type { Point, SearchSpace } from '../../nas/supernet/types.js';
 import { loadArchitecture } from '../../nas/zoo/arch.js';
+import { loadModel, saveModel } from '../../onnx/io.js';
+import { countCost } from '../../onnx/macs.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 

@@ -4,13 +4,13 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { loadModel, saveModel } from '../../nas/onnx/io.js';
-import type { Model } from '../../nas/onnx/ir.js';
-import { batchSymbols, countCost } from '../../nas/onnx/macs.js';
-import { formatShape, inferShapes } from '../../nas/onnx/shapes.js';
-import { dataTypeName } from '../../nas/onnx/tensor.js';
 import { builtinArch, builtinArchNames, loadArchitecture } from '../../nas/zoo/arch.js';
 import { buildGraph, buildModel } from '../../nas/zoo/build.js';
+import { loadModel, saveModel } from '../../onnx/io.js';
+import type { Model } from '../../onnx/ir.js';
+import { batchSymbols, countCost } from '../../onnx/macs.js';
+import { formatShape, inferShapes } from '../../onnx/shapes.js';
+import { dataTypeName } from '../../onnx/tensor.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 const megabytes = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;

@@ -3,7 +3,7 @@
  * them (results.cc; loadgen.cc in v2.0): sorted latencies, percentiles without interpolation,
  * integer mean, per-scenario metrics, the four validity checks and their recommendation texts.
  */
-import { lowerBound, percentileEarlyStopping, serverEarlyStopping } from './early_stopping.js';
+import { lowerBound, percentileEarlyStopping, serverEarlyStopping } from './early-stopping.js';
 import { formatFixed } from './log/format.js';
 import type { EffectiveSettings, PerformanceResult, RoundRules, Scenario } from './types.js';
 

@@ -1,4 +1,4 @@
-import { MLPERF_CONF_V20 } from './conf/mlperf_v20.js';
+import { MLPERF_CONF_V20 } from './conf/mlperf-v20.js';
 import type { RoundId, RoundRules, SeedSet } from './types.js';
 
 /**

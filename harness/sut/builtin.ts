@@ -3,8 +3,8 @@
  * "fixed:<us>[,batch=<n>][,workers=<n>][,wait=<us>]" (each worker holds a batch for us × batch size).
  */
 
+import { builtModule } from '../../common/paths.js';
 import type { SystemUnderTest } from '../loadgen/types.js';
-import { builtModule } from '../paths.js';
 import { NullSut } from './null-sut.js';
 import { PoolSut } from './pool-sut.js';
 import type { FixedWorkerData } from './workers/fixed-worker.js';

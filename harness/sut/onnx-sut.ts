@@ -2,8 +2,8 @@
  * The system under test for real models: onnxruntime-node sessions, one per worker thread of a
  * Piscina pool, each worker pinned to its own cores (workers × intra-op threads).
  */
-import { builtModule } from '../paths.js';
-import type { SessionSettings } from './onnx-session.js';
+import { builtModule } from '../../common/paths.js';
+import type { SessionSettings } from '../../onnx/session.js';
 import { PoolSut } from './pool-sut.js';
 import type { SampleStore } from './sample-store.js';
 import type { OnnxWorkerData } from './workers/onnx-worker.js';

@@ -30,10 +30,10 @@ import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
-import { createSession, type SessionSettings, sessionOptions } from '../../harness/sut/onnx-session.js';
-import { serializeModel } from '../onnx/io.js';
-import { type Attribute, Graph, Model, Node } from '../onnx/ir.js';
-import { allocTensorData, DataType, floatTensor, int64Tensor, makeTensor } from '../onnx/tensor.js';
+import { serializeModel } from '../../onnx/io.js';
+import { type Attribute, Graph, Model, Node } from '../../onnx/ir.js';
+import { createSession, type SessionSettings, sessionOptions } from '../../onnx/session.js';
+import { allocTensorData, DataType, floatTensor, int64Tensor, makeTensor } from '../../onnx/tensor.js';
 import type { SearchSpace } from '../supernet/types.js';
 import { Rng } from '../zoo/rng.js';
 import {

@@ -25,10 +25,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Attribute, Graph, Model, Node } from '../onnx/ir.js';
-import { batchSymbols } from '../onnx/macs.js';
-import { inferShapes, type TensorType } from '../onnx/shapes.js';
-import { tensorValues } from '../onnx/tensor.js';
+import type { Attribute, Graph, Model, Node } from '../../onnx/ir.js';
+import { batchSymbols } from '../../onnx/macs.js';
+import { inferShapes, type TensorType } from '../../onnx/shapes.js';
+import { tensorValues } from '../../onnx/tensor.js';
 import { decodeOfaGenes, ofaGeneOptions } from '../supernet/ofa.js';
 import { resolvePoint } from '../supernet/point.js';
 import type { LayerJson, LayerSegment, Point, SearchSpace } from '../supernet/types.js';

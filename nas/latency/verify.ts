@@ -9,8 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { linearRegression, sampleCorrelation } from 'simple-statistics';
-import { serializeModel } from '../onnx/io.js';
-import type { Model } from '../onnx/ir.js';
+import { serializeModel } from '../../onnx/io.js';
+import type { Model } from '../../onnx/ir.js';
 import { extractSubnetwork } from '../supernet/extract.js';
 import { decodeOfaGenes, ofaGeneOptions } from '../supernet/ofa.js';
 import { canonicalPoint } from '../supernet/point.js';

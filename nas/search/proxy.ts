@@ -3,9 +3,9 @@
  * and top-1 agreement with the teacher's predictions on the same images (lower variance).
  */
 import * as ort from 'onnxruntime-node';
-import { argmaxRows, createSession } from '../../harness/sut/onnx-session.js';
-import { serializeModel } from '../onnx/io.js';
-import type { Model } from '../onnx/ir.js';
+import { serializeModel } from '../../onnx/io.js';
+import type { Model } from '../../onnx/ir.js';
+import { argmaxRows, createSession } from '../../onnx/session.js';
 import type { LabelledSamples } from '../subnet/samples.js';
 
 export interface ProxyScore {

@@ -25,11 +25,11 @@
  * unbiased variance.
  */
 import * as ort from 'onnxruntime-node';
-import { createSession } from '../../harness/sut/onnx-session.js';
-import { cloneModel } from '../onnx/clone.js';
-import { serializeModel } from '../onnx/io.js';
-import { attr, type Model, Node } from '../onnx/ir.js';
-import { DataType, floatTensor, int64Tensor, type Tensor, tensorValues } from '../onnx/tensor.js';
+import { cloneModel } from '../../onnx/clone.js';
+import { serializeModel } from '../../onnx/io.js';
+import { attr, type Model, Node } from '../../onnx/ir.js';
+import { createSession } from '../../onnx/session.js';
+import { DataType, floatTensor, int64Tensor, type Tensor, tensorValues } from '../../onnx/tensor.js';
 
 /** Samples already preprocessed as the model's input expects (same shape as calibration's CalibrationData). */
 export interface SampleSource {

@@ -3,7 +3,7 @@
  * channel c fills columns c·kh·kw … (c+1)·kh·kw − 1, so the first w channels are the first columns)
  * and the output vector at sampled output positions; for a Gemm/MatMul, the input and output rows.
  */
-import type { Node } from '../onnx/ir.js';
+import type { Node } from '../../onnx/ir.js';
 
 export interface ConvGeometry {
   kernel: [number, number];

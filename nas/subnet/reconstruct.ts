@@ -13,8 +13,8 @@
  * - Sequential (`reconstructSequential`), for the final picks: X comes from the sub-network itself,
  *   layer after layer in graph order, each fit seeing the already reconstructed layers before it.
  */
-import type { Model, Node } from '../onnx/ir.js';
-import { DataType, floatTensor, type Tensor } from '../onnx/tensor.js';
+import type { Model, Node } from '../../onnx/ir.js';
+import { DataType, floatTensor, type Tensor } from '../../onnx/tensor.js';
 import { resolvePoint } from '../supernet/point.js';
 import type { LayerJson, Point, SearchSpace } from '../supernet/types.js';
 import { Rng } from '../zoo/rng.js';

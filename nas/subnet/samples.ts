@@ -4,10 +4,10 @@
  * imageCalibrationData): the sample source of BN re-calibration and of accuracy proxies.
  */
 import { arrayCalibrationData } from '../../calibration/collect.js';
-import { imageCalibrationData } from '../../calibration/images.js';
+import { imageCalibrationData } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
+import { modelPreprocessSpec } from '../../datasets/model-info.js';
 import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
-import { modelPreprocessSpec } from '../../harness/model-info.js';
 import type { SampleSource } from './bn-recalibrate.js';
 
 export interface LabelledSamples extends SampleSource {

@@ -2,7 +2,7 @@
  * Sequential, residual-aware reconstruction of a sub-network (nas.md §10.4 "sequential", with its
  * depth compensation) — the one that recovers accuracy on narrowed networks:
  *
- * - Both networks are BatchNorm-folded first (calibration/fold.ts), so every Conv's output is the
+ * - Both networks are BatchNorm-folded first (onnx/bn-fold.ts), so every Conv's output is the
  *   teacher's post-BN activation and a fit sets the BN's effect directly (the §10.3 rule for folded
  *   models). No BN statistics are left to drift.
  * - Layers are fitted in graph order on the SUB-NETWORK's own inputs, every earlier layer already
@@ -16,9 +16,9 @@
  * Teacher rows depend only on (layer, teacher value) and the seeded positions, so `TeacherRows`
  * keeps them across sub-networks: a search pays one teacher pass for all its candidates.
  */
-import { foldBatchNorms } from '../../calibration/fold.js';
-import { cloneModel } from '../onnx/clone.js';
-import type { Model } from '../onnx/ir.js';
+import { foldBatchNorms } from '../../onnx/bn-fold.js';
+import { cloneModel } from '../../onnx/clone.js';
+import type { Model } from '../../onnx/ir.js';
 import { resolvePoint } from '../supernet/point.js';
 import type { Point, SearchSpace } from '../supernet/types.js';
 import { ActivationProbe } from './activations.js';

@@ -6,7 +6,7 @@
  * one block's end is the next one's start. Such consecutive blocks form a chain; within a chain
  * only a suffix may be skipped, at most `maxSkip` blocks.
  */
-import type { Graph, Model, Node } from '../onnx/ir.js';
+import type { Graph, Model, Node } from '../../onnx/ir.js';
 import type { ChannelAnalysis } from './groups.js';
 
 export interface ResidualBlock {

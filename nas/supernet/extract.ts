@@ -6,10 +6,10 @@
  * original network.
  */
 
-import { cloneModel } from '../onnx/clone.js';
-import type { Model } from '../onnx/ir.js';
-import { batchSymbols } from '../onnx/macs.js';
-import { inferShapes } from '../onnx/shapes.js';
+import { cloneModel } from '../../onnx/clone.js';
+import type { Model } from '../../onnx/ir.js';
+import { batchSymbols } from '../../onnx/macs.js';
+import { inferShapes } from '../../onnx/shapes.js';
 import { canonicalPoint, resolvePoint } from './point.js';
 import { gatherAxis } from './tensor-ops.js';
 import type { Point, SearchSpace } from './types.js';

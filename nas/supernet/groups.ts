@@ -10,10 +10,10 @@
  * A space is fixed when it reaches a graph input or output, a grouped conv, an op the analysis does
  * not know, or a weight it cannot slice; a group is fixed when any of its spaces is, and says why.
  */
-import type { Dim, Graph, Model, Node } from '../onnx/ir.js';
-import { batchSymbols } from '../onnx/macs.js';
-import { inferShapes, type TensorType } from '../onnx/shapes.js';
-import { type Tensor, tensorValues } from '../onnx/tensor.js';
+import type { Dim, Graph, Model, Node } from '../../onnx/ir.js';
+import { batchSymbols } from '../../onnx/macs.js';
+import { inferShapes, type TensorType } from '../../onnx/shapes.js';
+import { type Tensor, tensorValues } from '../../onnx/tensor.js';
 import type { ChannelGroupJson, LayerJson, TensorSlice } from './types.js';
 import { UnionFind } from './union-find.js';
 

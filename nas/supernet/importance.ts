@@ -3,8 +3,8 @@
  * member layer (convs, depthwise convs, linear layers), summed over the group's members. NNCF's
  * default criterion is L1. A caller may supply its own scores (e.g. data-aware ones) instead.
  */
-import type { Model } from '../onnx/ir.js';
-import { DataType } from '../onnx/tensor.js';
+import type { Model } from '../../onnx/ir.js';
+import { DataType } from '../../onnx/tensor.js';
 import type { SearchSpace } from './types.js';
 
 export type ImportanceCriterion = 'l1' | 'l2';

@@ -13,7 +13,7 @@
  * one depth index per stage (depths listed largest first); one expand-ratio index per block.
  * Genes of blocks a depth removes are inactive; decoding sets their groups to full width.
  */
-import type { Graph, Model, Node } from '../onnx/ir.js';
+import type { Graph, Model, Node } from '../../onnx/ir.js';
 import type { Architecture } from '../zoo/arch.js';
 import { makeDivisible, ofaMidWidth } from './choices.js';
 import type { ChannelAnalysis } from './groups.js';

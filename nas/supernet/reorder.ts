@@ -5,8 +5,8 @@
  * reordered network computes the same outputs and every sub-network is a prefix.
  */
 
-import { cloneModel } from '../onnx/clone.js';
-import type { Model } from '../onnx/ir.js';
+import { cloneModel } from '../../onnx/clone.js';
+import type { Model } from '../../onnx/ir.js';
 import { checkSpaceFits } from './extract.js';
 import { channelImportance, type ImportanceCriterion, importanceOrder } from './importance.js';
 import { gatherAxis } from './tensor-ops.js';

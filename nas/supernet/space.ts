@@ -4,7 +4,7 @@
  * NNCF's (spec §2.2, §2.4, §7.2); `ofa: true` narrows a bottleneck ResNet to the OFA-style space of
  * spec §7.1 (ofa.ts).
  */
-import type { Model } from '../onnx/ir.js';
+import type { Model } from '../../onnx/ir.js';
 import { findResidualBlocks } from './blocks.js';
 import { DEFAULT_WIDTH_OPTIONS, type WidthOptions, widthChoices } from './choices.js';
 import { analyzeChannels } from './groups.js';

@@ -1,5 +1,5 @@
 /** Gathering initializer entries along one axis: the slicing and permuting under extraction and reordering. */
-import { allocTensorData, dataTypeName, type Tensor, type TensorData } from '../onnx/tensor.js';
+import { allocTensorData, dataTypeName, type Tensor, type TensorData } from '../../onnx/tensor.js';
 
 /** A new tensor (same name) whose `axis` holds the entries `indices` of `t` along that axis, in that order. */
 export function gatherAxis(t: Tensor, axis: number, indices: ArrayLike<number>): Tensor {

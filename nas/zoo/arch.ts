@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../harness/paths.js';
+import { packageRoot } from '../../common/paths.js';
 
 export interface BlockSpec {
   /** Torchvision position, e.g. 'layer2.0'. */

@@ -18,9 +18,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../harness/paths.js';
-import { attr, Graph, Model } from '../onnx/ir.js';
-import { DataType, floatTensor, type Tensor } from '../onnx/tensor.js';
+import { packageRoot } from '../../common/paths.js';
+import { attr, Graph, Model } from '../../onnx/ir.js';
+import { DataType, floatTensor, type Tensor } from '../../onnx/tensor.js';
 import type { Architecture, BlockSpec } from './arch.js';
 import { calibrateBatchNorm } from './calibrate.js';
 import { Rng } from './rng.js';

@@ -13,12 +13,12 @@
  * same everywhere for a seed (barring values within 2^-11 of a rounding boundary).
  */
 import * as ort from 'onnxruntime-node';
-import { createSession } from '../../harness/sut/onnx-session.js';
-import { cloneModel } from '../onnx/clone.js';
-import { serializeModel } from '../onnx/io.js';
-import { attr, type Model, type Node } from '../onnx/ir.js';
-import { inferShapes } from '../onnx/shapes.js';
-import { DataType, floatTensor } from '../onnx/tensor.js';
+import { cloneModel } from '../../onnx/clone.js';
+import { serializeModel } from '../../onnx/io.js';
+import { attr, type Model, type Node } from '../../onnx/ir.js';
+import { createSession } from '../../onnx/session.js';
+import { inferShapes } from '../../onnx/shapes.js';
+import { DataType, floatTensor } from '../../onnx/tensor.js';
 import { Rng } from './rng.js';
 
 /**

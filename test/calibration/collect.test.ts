@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { arrayCalibrationData, collectStatistics } from '../../calibration/collect.js';
 import { minMaxOf } from '../../calibration/minmax.js';
 import { prepareFloatModel } from '../../calibration/prepare.js';
-import { serializeModel } from '../../nas/onnx/io.js';
-import type { Model } from '../../nas/onnx/ir.js';
-import { runOrt } from '../nas/helpers.js';
+import { serializeModel } from '../../onnx/io.js';
+import type { Model } from '../../onnx/ir.js';
+import { runOrt } from '../onnx/helpers.js';
 import { addConv, emptyModel, images, tinyModel } from './helpers.js';
 
 const TENSORS = [

@@ -2,13 +2,14 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { imageCalibrationData, modelPreprocessSpec, readImageList } from '../../calibration/images.js';
 import { quantizeModel } from '../../calibration/quantize.js';
+import { imageCalibrationData, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
-import { loadModel, serializeModel } from '../../nas/onnx/io.js';
-import { FMNIST_MODEL, fmnistPresent } from '../nas/helpers.js';
+import { loadModel, serializeModel } from '../../onnx/io.js';
+import { FMNIST_MODEL, fmnistPresent } from '../onnx/helpers.js';
+import { REPO_ROOT } from '../paths.js';
 
-const DATA = join(import.meta.dirname, '..', '..', 'datasets', 'fixtures', 'fashion-mnist');
+const DATA = join(REPO_ROOT, 'datasets', 'fixtures', 'fashion-mnist');
 
 async function predictions(bytes: Uint8Array, input: Float32Array, count: number): Promise<Int32Array> {
   const session = await ort.InferenceSession.create(bytes, {

@@ -2,12 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attr, Graph, Model } from '../../nas/onnx/ir.js';
-import { DataType, floatTensor } from '../../nas/onnx/tensor.js';
 import { type Architecture, builtinArch, parseArchitecture } from '../../nas/zoo/arch.js';
 import { buildModel } from '../../nas/zoo/build.js';
 import { syntheticImages } from '../../nas/zoo/calibrate.js';
 import { Rng } from '../../nas/zoo/rng.js';
+import { attr, Graph, Model } from '../../onnx/ir.js';
+import { DataType, floatTensor } from '../../onnx/tensor.js';
 
 /** A ResNet-style net small enough to build, calibrate and run in milliseconds. */
 export const TINY = {

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { countOp } from '../../calibration/check.js';
 import { quantizeCommand, reportBase } from '../../cli/commands/quantize.js';
-import { loadModel, saveModel } from '../../nas/onnx/io.js';
+import { loadModel, saveModel } from '../../onnx/io.js';
 import { removeTempDirs, tempDir, tinyModel } from './helpers.js';
 
 afterAll(removeTempDirs);

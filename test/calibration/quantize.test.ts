@@ -8,10 +8,10 @@ import { countOp, optimizedOpCounts } from '../../calibration/check.js';
 import { arrayCalibrationData } from '../../calibration/collect.js';
 import { QuantizationError, quantizeModel } from '../../calibration/quantize.js';
 import { activationParams } from '../../calibration/scale.js';
-import { parseModel, serializeModel } from '../../nas/onnx/io.js';
-import { attr, type Model } from '../../nas/onnx/ir.js';
-import { DataType, floatTensor, int64Tensor, tensorValues } from '../../nas/onnx/tensor.js';
-import { runOrt } from '../nas/helpers.js';
+import { parseModel, serializeModel } from '../../onnx/io.js';
+import { attr, type Model } from '../../onnx/ir.js';
+import { DataType, floatTensor, int64Tensor, tensorValues } from '../../onnx/tensor.js';
+import { runOrt } from '../onnx/helpers.js';
 import { addConv, cosine, emptyModel, images, resnet50Small, tinyModel } from './helpers.js';
 
 const calibration = (count: number, size: number, seed = 21) =>

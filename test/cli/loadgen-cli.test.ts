@@ -18,7 +18,7 @@ import {
   removeTempDirs,
   runCli,
   tempDir,
-} from '../loadgen/e2e-helpers.js';
+} from '../harness/loadgen/e2e-helpers.js';
 
 afterAll(removeTempDirs);
 

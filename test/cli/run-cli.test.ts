@@ -7,10 +7,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeDataset } from '../../datasets/synth.js';
+import { type CliResult, removeTempDirs, runCli, tempDir } from '../harness/loadgen/e2e-helpers.js';
 import { writeTinyClassifier } from '../harness/models.js';
-import { type CliResult, removeTempDirs, runCli, tempDir } from '../loadgen/e2e-helpers.js';
+import { REPO_ROOT } from '../paths.js';
 
-const FMNIST = join(import.meta.dirname, '..', '..', 'models', 'fixture', 'fmnist_resnet.onnx');
+const FMNIST = join(REPO_ROOT, 'models', 'fixture', 'fmnist_resnet.onnx');
 
 let work: string;
 let model: string;

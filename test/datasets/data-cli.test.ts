@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import yargs from 'yargs';
 import { dataCommand } from '../../cli/commands/data.js';
+import { TEST_FIXTURES } from '../paths.js';
 import { fixture, removeTempDirs, tempDir } from './helpers.js';
 
 afterAll(removeTempDirs);
@@ -74,7 +75,7 @@ describe('bnas data', () => {
     const data = join(tempDir(), 'synth');
     await bnas('data', 'synth', '--count', '2', '--out', data);
     const out = join(tempDir(), 'pp');
-    const model = join(import.meta.dirname, '..', 'fixtures', 'onnx', 'small_cnn.onnx');
+    const model = join(TEST_FIXTURES, 'onnx', 'small_cnn.onnx');
     const pp = await bnas(
       'data',
       'preprocess',

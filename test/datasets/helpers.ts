@@ -2,20 +2,13 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPO_ROOT, TEST_FIXTURES } from '../paths.js';
 
-export const PREPROCESS_FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'preprocess');
+export const PREPROCESS_FIXTURES = join(TEST_FIXTURES, 'preprocess');
 
 export const fixture = (name: string): string => join(PREPROCESS_FIXTURES, name);
 
-export const FASHION_MNIST_VAL = join(
-  import.meta.dirname,
-  '..',
-  '..',
-  'datasets',
-  'fixtures',
-  'fashion-mnist',
-  'val',
-);
+export const FASHION_MNIST_VAL = join(REPO_ROOT, 'datasets', 'fixtures', 'fashion-mnist', 'val');
 
 const made: string[] = [];
 

@@ -5,8 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { REPO_ROOT } from '../paths.js';
 
-export const PACKAGE_ROOT = join(import.meta.dirname, '..', '..');
+export const PACKAGE_ROOT = REPO_ROOT;
 const BNAS = join(PACKAGE_ROOT, 'bin', 'bnas.js');
 const ENSURE_CHILD = join(import.meta.dirname, 'ensure-child.mjs');
 

@@ -1,7 +1,7 @@
 /**
  * A SUT of several workers, one of which dies mid-run (worker k after n batches): the test ends
  * on its own, the logs say INVALID, and the detail log holds the reason. Session 1's tests
- * (test/loadgen/validity.test.ts) cover a single worker that throws or exits inside a batch;
+ * (test/harness/loadgen/validity.test.ts) cover a single worker that throws or exits inside a batch;
  * these add the other workers still answering and a fatal error raised outside the task.
  */
 import { readdirSync } from 'node:fs';
@@ -18,7 +18,7 @@ import {
   type RunResult,
   removeTempDirs,
   runLoadgen,
-} from '../loadgen/e2e-helpers.js';
+} from './loadgen/e2e-helpers.js';
 
 afterAll(removeTempDirs);
 

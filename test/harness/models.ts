@@ -1,9 +1,9 @@
 /** Tiny ONNX classifiers built with the project's IR, for the model checks of `bnas run`. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serializeModel } from '../../nas/onnx/io.js';
-import { attr, type Dim, Graph, Model } from '../../nas/onnx/ir.js';
-import { DataType, floatTensor } from '../../nas/onnx/tensor.js';
+import { serializeModel } from '../../onnx/io.js';
+import { attr, type Dim, Graph, Model } from '../../onnx/ir.js';
+import { DataType, floatTensor } from '../../onnx/tensor.js';
 
 export interface TinyModelOptions {
   /** Graph inputs (default one: x [N,3,8,8]); with several, the first two are added. */

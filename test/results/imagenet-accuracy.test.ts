@@ -16,8 +16,9 @@ import {
   scoreImagenet,
   type ValMapEntry,
 } from '../../results/imagenet-accuracy.js';
+import { TEST_FIXTURES } from '../paths.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'accuracy');
+const FIXTURES = join(TEST_FIXTURES, 'accuracy');
 const fixture = (name: string): string => join(FIXTURES, name);
 const readFixture = (name: string): string => readFileSync(fixture(name), 'utf8');
 

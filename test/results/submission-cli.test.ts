@@ -7,9 +7,10 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../loadgen/e2e-helpers.js';
+import { runCli } from '../harness/loadgen/e2e-helpers.js';
+import { TEST_FIXTURES } from '../paths.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const FIXTURES = TEST_FIXTURES;
 const V20 = join(FIXTURES, 'reference-logs', 'v20');
 const INVALID = join(FIXTURES, 'reference-logs', 'cur', 'server_overload_invalid');
 const work = mkdtempSync(join(tmpdir(), 'bnas-submission-cli-'));

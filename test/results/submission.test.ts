@@ -22,8 +22,9 @@ import {
   systemDescriptionKeys,
   truncateAccuracyLog,
 } from '../../results/submission.js';
+import { TEST_FIXTURES } from '../paths.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const FIXTURES = TEST_FIXTURES;
 const V20 = join(FIXTURES, 'reference-logs', 'v20');
 const SUB = join(FIXTURES, 'submission');
 

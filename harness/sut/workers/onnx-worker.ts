@@ -6,8 +6,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { workerData } from 'piscina';
+import { argmaxRows, createSession, type SessionSettings } from '../../../onnx/session.js';
 import { monotonicNowNs } from '../../loadgen/clock.js';
-import { argmaxRows, createSession, type SessionSettings } from '../onnx-session.js';
 import { coresForWorker, pinCurrentThread } from '../pinning.js';
 import type { BatchResult, BatchTask } from '../pool-sut.js';
 import { SampleReader, type SampleStoreHandle } from '../sample-store.js';
