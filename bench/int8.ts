@@ -13,8 +13,8 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { checkFusion, describeOps, optimizedOpCounts } from '../calibration/check.js';
-import { arrayCalibrationData } from '../calibration/collect.js';
 import { quantizeModel } from '../calibration/quantize.js';
+import { arraySampleSource } from '../datasets/sample-source.js';
 import { builtinArch } from '../nas/zoo/arch.js';
 import { buildModel } from '../nas/zoo/build.js';
 import { syntheticImages } from '../nas/zoo/calibrate.js';
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   log(`${name}: built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   t = performance.now();
-  const data = arrayCalibrationData(syntheticImages(calibrationImages, 3, 224, 7), [3, 224, 224]);
+  const data = arraySampleSource(syntheticImages(calibrationImages, 3, 224, 7), [3, 224, 224]);
   const { bytes: int8, report } = await quantizeModel(fp32, data, {
     source: name,
     settings: { method: 'minmax' },

@@ -11,6 +11,7 @@
  * computed from the fed batch directly.
  */
 import * as ort from 'onnxruntime-node';
+import type { SampleSource } from '../datasets/sample-source.js';
 import { serializeModel } from '../onnx/io.js';
 import { attr, Graph, Model, Node } from '../onnx/ir.js';
 import { createSession } from '../onnx/session.js';
@@ -19,28 +20,6 @@ import { DataType } from '../onnx/tensor.js';
 import { AbsHistogram, ValueHistogram } from './histogram.js';
 import { MinMaxStats, minMaxOf } from './minmax.js';
 import type { TensorStatistics } from './ranges.js';
-
-/** Calibration samples, already preprocessed as the model's input expects. */
-export interface CalibrationData {
-  count: number;
-  /** One sample's shape without the batch axis, e.g. [3, 224, 224]. */
-  sampleShape: number[];
-  /** Samples [start, start + n) back to back. */
-  load(start: number, n: number): Promise<Float32Array>;
-}
-
-/** Samples held in memory (tests, benchmarks, synthetic data). */
-export function arrayCalibrationData(data: Float32Array, sampleShape: number[]): CalibrationData {
-  const size = sampleShape.reduce((a, b) => a * b, 1);
-  if (size === 0 || data.length % size !== 0) {
-    throw new Error(`${data.length} values are not a whole number of [${sampleShape}] samples`);
-  }
-  return {
-    count: data.length / size,
-    sampleShape,
-    load: async (start, n) => data.subarray(start * size, (start + n) * size),
-  };
-}
 
 export interface CollectOptions {
   /** Tensors (values of the float model) to collect statistics for. */
@@ -124,7 +103,7 @@ function addValues(stats: TensorStatistics, data: ArrayLike<number>): void {
 export async function collectStatistics(
   model: Model,
   types: Map<string, TensorType>,
-  data: CalibrationData,
+  data: SampleSource,
   options: CollectOptions,
 ): Promise<CollectResult> {
   const g = model.graph;

@@ -8,12 +8,13 @@
  * Errors name the model; a model that cannot be quantized never yields a file.
  */
 import * as ort from 'onnxruntime-node';
+import type { SampleSource } from '../datasets/sample-source.js';
 import { serializeModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
 import { createSession } from '../onnx/session.js';
 import { annotateShapes } from '../onnx/shapes.js';
 import { checkFusion, optimizedOpCounts } from './check.js';
-import { type CalibrationData, collectStatistics } from './collect.js';
+import { collectStatistics } from './collect.js';
 import { QDQ_OPSET } from './opset.js';
 import { foldActivations, planQuantization, type QuantPlan } from './plan.js';
 import { cloneModel, prepareFloatModel } from './prepare.js';
@@ -77,7 +78,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 export async function compareOutputs(
   float: Uint8Array,
   quantized: Uint8Array,
-  data: CalibrationData,
+  data: SampleSource,
   samples: number,
   threads = 1,
 ): Promise<Agreement> {
@@ -120,7 +121,7 @@ export async function compareOutputs(
 
 export async function quantizeModel(
   input: Model,
-  data: CalibrationData,
+  data: SampleSource,
   options: QuantizeOptions = {},
 ): Promise<QuantizeResult> {
   const source = options.source ?? 'model';

@@ -6,10 +6,10 @@
  * one batch whatever the list's length.
  */
 import { join } from 'node:path';
-import type { CalibrationData } from '../calibration/collect.js';
 import { readCalibrationList } from './imagenet-layout.js';
 import { preprocessImage } from './preprocess.js';
 import { type PreprocessSpec, sampleShape } from './preprocess-spec.js';
+import type { SampleSource } from './sample-source.js';
 
 export { modelPreprocessSpec } from './model-info.js';
 
@@ -24,7 +24,7 @@ export function readImageList(dir: string, listFile: string, limit?: number): Im
   return { dir, files: limit !== undefined ? files.slice(0, limit) : files };
 }
 
-export function imageCalibrationData(list: ImageList, spec: PreprocessSpec): CalibrationData {
+export function imageSampleSource(list: ImageList, spec: PreprocessSpec): SampleSource {
   const shape = sampleShape(spec);
   const size = shape[0] * shape[1] * shape[2];
   return {

@@ -1,11 +1,11 @@
 /** What `bnas run` needs to know about a model before running it: input shape and preprocessing hints. */
 
+import type { ModelShape } from '../onnx/model-input.js';
 import { readModelInput } from '../onnx/model-input.js';
 import { readModelProto } from '../onnx/proto.js';
 import {
   chwOfModelShape,
   isPreset,
-  type ModelShape,
   type PreprocessOverrides,
   type PreprocessSpec,
   parseNumberList,

@@ -3,6 +3,7 @@
  * resolve to one complete, explicit spec (the spec is what a cache is keyed on and what its
  * manifest records).
  */
+import type { ModelShape } from '../onnx/model-input.js';
 
 export const PRESETS = ['torchvision', 'mlperf', 'plain'] as const;
 export type PresetName = (typeof PRESETS)[number];
@@ -34,9 +35,6 @@ export interface PreprocessOverrides {
   mean?: number[];
   std?: number[];
 }
-
-/** A model input shape as onnxruntime reports it: numbers, or names/null for symbolic axes. */
-export type ModelShape = readonly (number | string | null | undefined)[];
 
 export const TORCHVISION_MEAN = [0.485, 0.456, 0.406];
 export const TORCHVISION_STD = [0.229, 0.224, 0.225];

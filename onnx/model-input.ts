@@ -1,6 +1,8 @@
 /** The input shape of an ONNX model, as onnxruntime reads it (for sizing the preprocessing). */
 import * as ort from 'onnxruntime-node';
-import type { ModelShape } from '../datasets/preprocess-spec.js';
+
+/** A model input shape as onnxruntime reports it: numbers, or names/null for symbolic axes. */
+export type ModelShape = readonly (number | string | null | undefined)[];
 
 export interface ModelInput {
   name: string;

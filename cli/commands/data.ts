@@ -2,6 +2,7 @@
  * bnas data: datasets. `preprocess` turns an ImageNet-style folder into model input samples
  * (.npy, float32 C×H×W) by a preset; `synth` writes a synthetic ImageNet-style folder.
  */
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
@@ -9,7 +10,6 @@ import { writeRunRecord } from '../../common/run-record.js';
 import { writePreprocessed } from '../../datasets/cache.js';
 import { VAL_MAP } from '../../datasets/imagenet-layout.js';
 import {
-  type ModelShape,
   PRESETS,
   type PreprocessOverrides,
   type PresetName,
@@ -18,6 +18,7 @@ import {
   resolvePreprocessSpec,
 } from '../../datasets/preprocess-spec.js';
 import { synthesizeDataset } from '../../datasets/synth.js';
+import type { ModelShape } from '../../onnx/model-input.js';
 import { readModelInput } from '../../onnx/model-input.js';
 import { progressBar } from '../progress.js';
 

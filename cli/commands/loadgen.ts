@@ -4,13 +4,13 @@
  */
 import { existsSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { printOutcome, recordLoadgenRun } from '../../common/run-record.js';
 import { startTest } from '../../harness/loadgen/loadgen.js';
 import { ROUND_IDS, roundRules } from '../../harness/loadgen/rounds.js';
 import { loadTestSettings } from '../../harness/loadgen/settings.js';
 import { SCENARIOS, type Scenario, type TestMode } from '../../harness/loadgen/types.js';
 import { createBuiltinSut, parseSutSpec } from '../../harness/sut/builtin.js';
 import { IndexOnlyQsl } from '../../harness/sut/index-qsl.js';
+import { printOutcome, recordLoadgenRun } from '../loadgen-run.js';
 import { progressBar, testProgress } from '../progress.js';
 
 export const MODES: Record<string, TestMode> = {

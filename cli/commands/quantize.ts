@@ -10,7 +10,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { METHODS } from '../../calibration/ranges.js';
 import { formatReport } from '../../calibration/report.js';
-import { imageCalibrationData, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
+import { imageSampleSource, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
 import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
 import { loadModel, saveModel } from '../../onnx/io.js';
 import { progressBar } from '../progress.js';
@@ -163,7 +163,7 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     const bar = progressBar('calibrating');
     let result: Awaited<ReturnType<typeof quantizeModel>>;
     try {
-      result = await quantizeModel(model, imageCalibrationData(list, spec), {
+      result = await quantizeModel(model, imageSampleSource(list, spec), {
         source: args.model,
         settings: {
           method: args.method,

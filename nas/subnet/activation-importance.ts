@@ -6,11 +6,12 @@
  * channel. Unlike filter norms this sees BatchNorm's rescaling, dead channels and the data.
  * The scores go to reorderByImportance({ importance }).
  */
+
+import type { SampleSource } from '../../datasets/sample-source.js';
 import type { Model } from '../../onnx/ir.js';
 import { DataType } from '../../onnx/tensor.js';
 import type { SearchSpace, TensorSlice } from '../supernet/types.js';
 import { ActivationProbe } from './activations.js';
-import type { SampleSource } from './bn-recalibrate.js';
 
 /** Σ of squares of the weight entries at each index of `slice.axis`. */
 function squaredNormsAlong(model: Model, slice: TensorSlice): Float64Array {

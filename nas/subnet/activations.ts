@@ -4,12 +4,12 @@
  * off so that no fusion removes or renames them. Memory holds one batch of activations.
  */
 import * as ort from 'onnxruntime-node';
+import type { SampleSource } from '../../datasets/sample-source.js';
 import { cloneModel } from '../../onnx/clone.js';
 import { serializeModel } from '../../onnx/io.js';
 import type { Model } from '../../onnx/ir.js';
 import { createSession } from '../../onnx/session.js';
 import { DataType } from '../../onnx/tensor.js';
-import type { SampleSource } from './bn-recalibrate.js';
 
 export interface Activation {
   data: Float32Array;

@@ -25,20 +25,12 @@
  * unbiased variance.
  */
 import * as ort from 'onnxruntime-node';
+import type { SampleSource } from '../../datasets/sample-source.js';
 import { cloneModel } from '../../onnx/clone.js';
 import { serializeModel } from '../../onnx/io.js';
 import { attr, type Model, Node } from '../../onnx/ir.js';
 import { createSession } from '../../onnx/session.js';
 import { DataType, floatTensor, int64Tensor, type Tensor, tensorValues } from '../../onnx/tensor.js';
-
-/** Samples already preprocessed as the model's input expects (same shape as calibration's CalibrationData). */
-export interface SampleSource {
-  count: number;
-  /** One sample's shape without the batch axis, e.g. [3, 224, 224]. */
-  sampleShape: number[];
-  /** Samples [start, start + n) back to back. */
-  load(start: number, n: number): Promise<Float32Array>;
-}
 
 export interface RecalibrateOptions {
   /** Samples per run (default 32; a fixed batch axis in the model wins). */

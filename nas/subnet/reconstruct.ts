@@ -13,13 +13,14 @@
  * - Sequential (`reconstructSequential`), for the final picks: X comes from the sub-network itself,
  *   layer after layer in graph order, each fit seeing the already reconstructed layers before it.
  */
+
+import type { SampleSource } from '../../datasets/sample-source.js';
 import type { Model, Node } from '../../onnx/ir.js';
 import { DataType, floatTensor, type Tensor } from '../../onnx/tensor.js';
 import { resolvePoint } from '../supernet/point.js';
 import type { LayerJson, Point, SearchSpace } from '../supernet/types.js';
 import { Rng } from '../zoo/rng.js';
 import { type Activation, ActivationProbe } from './activations.js';
-import type { SampleSource } from './bn-recalibrate.js';
 import { type LinearMap, NormalEquations } from './least-squares.js';
 import {
   type ConvGeometry,

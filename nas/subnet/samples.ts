@@ -1,14 +1,13 @@
 /**
  * Images of an ImageNet-style folder (val_map.txt + images) as model inputs, through the preprocessing
- * `bnas run` applies to the model (modelPreprocessSpec + preprocessImage, via calibration's
- * imageCalibrationData): the sample source of BN re-calibration and of accuracy proxies.
+ * `bnas run` applies to the model (modelPreprocessSpec + preprocessImage, via datasets'
+ * imageSampleSource): the sample source of BN re-calibration and of accuracy proxies.
  */
-import { arrayCalibrationData } from '../../calibration/collect.js';
-import { imageCalibrationData } from '../../datasets/image-samples.js';
+import { imageSampleSource } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
 import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
-import type { SampleSource } from './bn-recalibrate.js';
+import { arraySampleSource, type SampleSource } from '../../datasets/sample-source.js';
 
 export interface LabelledSamples extends SampleSource {
   /** Label of each sample, in order. */
@@ -42,7 +41,7 @@ export async function folderSamples(
   if (picked.length === 0) throw new Error(`${dir}: no images at offset ${offset}`);
   const spec = options.spec ?? (await modelPreprocessSpec(modelPath, options.preset));
   const files = picked.map((s) => s.file);
-  const data = imageCalibrationData({ dir, files }, spec);
+  const data = imageSampleSource({ dir, files }, spec);
   return { ...data, labels: Int32Array.from(picked.map((s) => s.label)), files };
 }
 
@@ -59,5 +58,5 @@ export async function folderSamplesInMemory(
     const n = Math.min(500, s.count - start);
     data.set(await s.load(start, n), start * size);
   }
-  return { ...arrayCalibrationData(data, s.sampleShape), labels: s.labels, files: s.files };
+  return { ...arraySampleSource(data, s.sampleShape), labels: s.labels, files: s.files };
 }

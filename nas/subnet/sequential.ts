@@ -16,13 +16,14 @@
  * Teacher rows depend only on (layer, teacher value) and the seeded positions, so `TeacherRows`
  * keeps them across sub-networks: a search pays one teacher pass for all its candidates.
  */
+
+import type { SampleSource } from '../../datasets/sample-source.js';
 import { foldBatchNorms } from '../../onnx/bn-fold.js';
 import { cloneModel } from '../../onnx/clone.js';
 import type { Model } from '../../onnx/ir.js';
 import { resolvePoint } from '../supernet/point.js';
 import type { Point, SearchSpace } from '../supernet/types.js';
 import { ActivationProbe } from './activations.js';
-import type { SampleSource } from './bn-recalibrate.js';
 import { type LinearMap, NormalEquations } from './least-squares.js';
 import { type FittableLayer, fittableLayers, LayerRows, writeLayer } from './reconstruct.js';
 

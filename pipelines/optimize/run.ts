@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { describeMachine } from '../../common/machine.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
-import { type ImageList, imageCalibrationData, readImageList } from '../../datasets/image-samples.js';
+import { type ImageList, imageSampleSource, readImageList } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
 import type {
@@ -236,7 +236,7 @@ export async function optimize(
       const t0 = performance.now();
       try {
         const spec = await modelPreprocessSpec(m.modelPath, options.preprocess);
-        const result = await quantizeModel(loadModel(m.modelPath), imageCalibrationData(calibration, spec), {
+        const result = await quantizeModel(loadModel(m.modelPath), imageSampleSource(calibration, spec), {
           source: m.modelPath,
           settings: { method: 'minmax' },
           threads: cores,

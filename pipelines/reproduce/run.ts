@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { describeMachine } from '../../common/machine.js';
-import { imageCalibrationData } from '../../datasets/image-samples.js';
+import { imageSampleSource } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
 import { synthesizeDataset } from '../../datasets/synth.js';
@@ -144,7 +144,7 @@ export async function reproduce(
           .map((s) => s.file);
         const result = await quantizeModel(
           loadModel(modelPath),
-          imageCalibrationData({ dir: dataDir, files }, spec),
+          imageSampleSource({ dir: dataDir, files }, spec),
           {
             source: modelPath,
             settings: { method: 'minmax' },

@@ -1,9 +1,10 @@
 /** Activation statistics from onnxruntime runs with extra outputs, batched, in bounded memory. */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { arrayCalibrationData, collectStatistics } from '../../calibration/collect.js';
+import { collectStatistics } from '../../calibration/collect.js';
 import { minMaxOf } from '../../calibration/minmax.js';
 import { prepareFloatModel } from '../../calibration/prepare.js';
+import { arraySampleSource } from '../../datasets/sample-source.js';
 import { serializeModel } from '../../onnx/io.js';
 import type { Model } from '../../onnx/ir.js';
 import { runOrt } from '../onnx/helpers.js';
@@ -38,7 +39,7 @@ describe('collectStatistics', () => {
     const result = await collectStatistics(
       prepared.model,
       prepared.types,
-      arrayCalibrationData(data, [3, 32, 32]),
+      arraySampleSource(data, [3, 32, 32]),
       {
         tensors: TENSORS,
         batchSize: 4,
@@ -60,7 +61,7 @@ describe('collectStatistics', () => {
   it('histograms: a memory budget splits the tensors into groups and shrinks the batch, same statistics', async () => {
     const model = await tinyModel(2);
     const prepared = prepareFloatModel(model);
-    const data = arrayCalibrationData(images(8, 32, 12), [3, 32, 32]);
+    const data = arraySampleSource(images(8, 32, 12), [3, 32, 32]);
     const options = { tensors: TENSORS, histograms: { values: 256, abs: 256 }, batchSize: 4 };
     const one = await collectStatistics(prepared.model, prepared.types, data, options);
     expect(one.runsPerBatch).toBe(1);
@@ -97,7 +98,7 @@ describe('collectStatistics', () => {
     m.graph.addNode({ name: 'r', opType: 'Relu', inputs: [c], outputs: ['y'] });
     m.graph.outputs = [{ name: 'y', elemType: 1, shape: null }];
     const prepared = prepareFloatModel(m);
-    const data = arrayCalibrationData(images(5, 4, 1, 1), [1, 4, 4]);
+    const data = arraySampleSource(images(5, 4, 1, 1), [1, 4, 4]);
     const r = await collectStatistics(prepared.model, prepared.types, data, {
       tensors: ['x', 'c'],
       batchSize: 16,
@@ -109,7 +110,7 @@ describe('collectStatistics', () => {
 
   it('names an unknown tensor', async () => {
     const prepared = prepareFloatModel(await tinyModel(2));
-    const data = arrayCalibrationData(images(1, 32, 1), [3, 32, 32]);
+    const data = arraySampleSource(images(1, 32, 1), [3, 32, 32]);
     await expect(
       collectStatistics(prepared.model, prepared.types, data, { tensors: ['nope'] }),
     ).rejects.toThrow(/no node produces tensor 'nope'/);

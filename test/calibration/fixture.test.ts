@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { quantizeModel } from '../../calibration/quantize.js';
-import { imageCalibrationData, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
+import { imageSampleSource, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { loadModel, serializeModel } from '../../onnx/io.js';
 import { FMNIST_MODEL, fmnistPresent } from '../onnx/helpers.js';
@@ -35,7 +35,7 @@ describe.skipIf(!fmnistPresent)('the Fashion-MNIST fixture', () => {
     expect(spec).toMatchObject({ preset: 'plain', channels: 1, height: 28, width: 28 });
     const list = readImageList(join(DATA, 'train'), join(DATA, 'train', 'cal_image_list.txt'), 100);
     const model = loadModel(FMNIST_MODEL);
-    const { bytes, report } = await quantizeModel(model, imageCalibrationData(list, spec), {
+    const { bytes, report } = await quantizeModel(model, imageSampleSource(list, spec), {
       source: FMNIST_MODEL,
     });
     expect(report.check).toMatchObject({ ok: true, qlinearConv: 22, qlinearAdd: 6, floatConv: 0 });
@@ -44,7 +44,7 @@ describe.skipIf(!fmnistPresent)('the Fashion-MNIST fixture', () => {
 
     const val = readImageNetFolder(join(DATA, 'val'));
     const samples = val.samples.slice(0, 500);
-    const input = await imageCalibrationData({ dir: val.dir, files: samples.map((s) => s.file) }, spec).load(
+    const input = await imageSampleSource({ dir: val.dir, files: samples.map((s) => s.file) }, spec).load(
       0,
       500,
     );

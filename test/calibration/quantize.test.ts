@@ -5,9 +5,9 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { countOp, optimizedOpCounts } from '../../calibration/check.js';
-import { arrayCalibrationData } from '../../calibration/collect.js';
 import { QuantizationError, quantizeModel } from '../../calibration/quantize.js';
 import { activationParams } from '../../calibration/scale.js';
+import { arraySampleSource } from '../../datasets/sample-source.js';
 import { parseModel, serializeModel } from '../../onnx/io.js';
 import { attr, type Model } from '../../onnx/ir.js';
 import { DataType, floatTensor, int64Tensor, tensorValues } from '../../onnx/tensor.js';
@@ -15,7 +15,7 @@ import { runOrt } from '../onnx/helpers.js';
 import { addConv, cosine, emptyModel, images, resnet50Small, tinyModel } from './helpers.js';
 
 const calibration = (count: number, size: number, seed = 21) =>
-  arrayCalibrationData(images(count, size, seed), [3, size, size]);
+  arraySampleSource(images(count, size, seed), [3, size, size]);
 
 async function logits(
   model: Model | Uint8Array,
@@ -153,7 +153,7 @@ describe('the op-count check', () => {
       attributes: { pads: attr.ints([1, 1]) },
     });
     m.graph.outputs = [{ name: 'y', elemType: 1, shape: null }];
-    const data = arrayCalibrationData(images(2, 8, 1), [3, 8, 8]);
+    const data = arraySampleSource(images(2, 8, 1), [3, 8, 8]);
     await expect(quantizeModel(m, data, { source: 'conv1d.onnx' })).rejects.toThrow(
       /conv1d\.onnx: the quantized model does not run on int8 kernels: .*1 float Conv left/,
     );
@@ -173,7 +173,7 @@ describe('unsupported ops and models that cannot be quantized', () => {
     m.graph.addNode({ name: 'r', opType: 'Relu', inputs: [b], outputs: ['r'] });
     m.graph.addNode({ name: 'gap', opType: 'GlobalAveragePool', inputs: ['r'], outputs: ['y'] });
     m.graph.outputs = [{ name: 'y', elemType: 1, shape: null }];
-    const { report, bytes } = await quantizeModel(m, arrayCalibrationData(images(4, 8, 2), [3, 8, 8]), {});
+    const { report, bytes } = await quantizeModel(m, arraySampleSource(images(4, 8, 2), [3, 8, 8]), {});
     expect(report.floatNodes).toEqual([
       { node: 'soft', opType: 'Softsign', reason: 'Softsign is not quantized by bnas: it runs in float' },
     ]);
@@ -214,7 +214,7 @@ describe('unsupported ops and models that cannot be quantized', () => {
       attributes: { transB: attr.int(1) },
     });
     m.graph.outputs = [{ name: 'logits', elemType: 1, shape: null }];
-    const data = arrayCalibrationData(images(16, 4, 4), [3, 4, 4]);
+    const data = arraySampleSource(images(16, 4, 4), [3, 4, 4]);
     const { model: q, report, bytes } = await quantizeModel(m, data, { agreementSamples: 16 });
     expect(report.foldedActivations.map((f) => [f.node, f.into])).toEqual([['relu', 'fc1']]);
     expect(q.graph.producer(q.graph.nodeByName('fc1')!.inputs[1])!.int('axis')).toBe(1);
@@ -227,7 +227,7 @@ describe('unsupported ops and models that cannot be quantized', () => {
   });
 
   it('refuses models with nothing to quantize, quantized models and non-float inputs', async () => {
-    const data = arrayCalibrationData(images(1, 4, 1, 1), [1, 4, 4]);
+    const data = arraySampleSource(images(1, 4, 1, 1), [1, 4, 4]);
     const relu = emptyModel({ name: 'x', shape: ['N', 1, 4, 4] });
     relu.graph.addNode({ name: 'r', opType: 'Relu', inputs: ['x'], outputs: ['y'] });
     relu.graph.outputs = [{ name: 'y', elemType: 1, shape: null }];

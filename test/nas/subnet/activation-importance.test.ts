@@ -4,7 +4,7 @@
  * makes every RMS exact. Score(c) = RMS(channel c) · ‖W2[:, c]‖₂.
  */
 import { describe, expect, it } from 'vitest';
-import { arrayCalibrationData } from '../../../calibration/collect.js';
+import { arraySampleSource } from '../../../datasets/sample-source.js';
 import { activationImportance } from '../../../nas/subnet/activation-importance.js';
 import { importanceOrder } from '../../../nas/supernet/importance.js';
 import { buildSearchSpace } from '../../../nas/supernet/space.js';
@@ -33,7 +33,7 @@ describe('activationImportance', () => {
     const group = space.groups.find((g) => g.producers.includes('convA'))!;
     expect(group.elastic).toBe(true);
     // Constant input 2 everywhere: channel c of reluA is 2(c + 1) at every position.
-    const samples = arrayCalibrationData(new Float32Array(3 * 4).fill(2), [1, 2, 2]);
+    const samples = arraySampleSource(new Float32Array(3 * 4).fill(2), [1, 2, 2]);
     const scores = (await activationImportance(model, space, samples)).get(group.id)!;
     for (let c = 0; c < 16; c++) {
       const norm = c === 5 ? 0 : Math.sqrt(16 * 0.25);
@@ -49,7 +49,7 @@ describe('activationImportance', () => {
     (model.graph.initializers.get('convA.weight')!.data as Float32Array)[3] = -1; // ReLU kills channel 3
     const space = buildSearchSpace(model);
     const group = space.groups.find((g) => g.producers.includes('convA'))!;
-    const samples = arrayCalibrationData(new Float32Array(2 * 4).fill(1), [1, 2, 2]);
+    const samples = arraySampleSource(new Float32Array(2 * 4).fill(1), [1, 2, 2]);
     const scores = (await activationImportance(model, space, samples)).get(group.id)!;
     expect(scores[3]).toBe(0);
     expect(scores[4]).toBeGreaterThan(0);

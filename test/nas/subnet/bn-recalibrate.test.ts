@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { recalibrateBatchNorm, type SampleSource } from '../../../nas/subnet/bn-recalibrate.js';
+import type { SampleSource } from '../../../datasets/sample-source.js';
+import { recalibrateBatchNorm } from '../../../nas/subnet/bn-recalibrate.js';
 import { folderSamples } from '../../../nas/subnet/samples.js';
 import { loadModel, serializeModel } from '../../../onnx/io.js';
 import { attr, Graph, Model } from '../../../onnx/ir.js';

@@ -11,7 +11,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { arrayCalibrationData, type CalibrationData } from '../../../calibration/collect.js';
+import { arraySampleSource, type SampleSource } from '../../../datasets/sample-source.js';
 import {
   applyReconstructionBank,
   buildReconstructionBank,
@@ -32,12 +32,12 @@ import { runOrt } from '../../onnx/helpers.js';
 import { mobilenetV2Style, NetBuilder, oddNet, resnet18Style } from '../supernet/nets.js';
 
 /** `count` standard-normal samples of shape `shape`. */
-function randomSamples(count: number, shape: number[], seed: number): CalibrationData {
+function randomSamples(count: number, shape: number[], seed: number): SampleSource {
   const size = shape.reduce((a, b) => a * b, 1);
-  return arrayCalibrationData(new Rng(seed, 'samples').fillNormal(new Float32Array(count * size)), shape);
+  return arraySampleSource(new Rng(seed, 'samples').fillNormal(new Float32Array(count * size)), shape);
 }
 
-async function logits(model: Model, samples: CalibrationData): Promise<Float32Array> {
+async function logits(model: Model, samples: SampleSource): Promise<Float32Array> {
   const data = await samples.load(0, samples.count);
   const out = await runOrt(model, {
     input: new ort.Tensor('float32', data, [samples.count, ...samples.sampleShape]),
@@ -65,7 +65,7 @@ function meanSquaredError(a: Float32Array, b: Float32Array): number {
   return s / a.length;
 }
 
-function rowsFor(teacher: Model, samples: CalibrationData, seed = 1, positionsPerImage = 16): TeacherRows {
+function rowsFor(teacher: Model, samples: SampleSource, seed = 1, positionsPerImage = 16): TeacherRows {
   return new TeacherRows(teacher, samples, { positionsPerImage, seed, batchSize: 64, threads: 1 });
 }
 
