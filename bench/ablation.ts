@@ -25,6 +25,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { timestamp } from '../common/files.js';
 import { describeMachine } from '../common/machine.js';
 import { packageRoot } from '../common/paths.js';
 import { readImageNetFolder } from '../datasets/imagenet-layout.js';
@@ -44,7 +45,6 @@ import type { Point, SearchSpace } from '../nas/supernet/types.js';
 import { cloneModel } from '../onnx/clone.js';
 import { loadModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
-import { timestamp } from '../pipelines/benchmark.js';
 import { DEFAULT_DATA_PLAN, type SearchDataPlan } from '../pipelines/search/run.js';
 
 // The search's final-pick settings (pipelines/search/run.ts): reconstruction images and positions, proxy

@@ -2,43 +2,15 @@
  * One model through the harness, as `bnas reproduce` and `bnas optimize` measure it: Offline
  * throughput (a short estimate run sizes the real one), then the highest VALID Server rate at the
  * latency bound (harness/server-search.ts), and top-1 of an accuracy-mode run scored the way
- * MLPerf's accuracy-imagenet.py does. Also the atomic file helpers both pipelines write with.
+ * MLPerf's accuracy-imagenet.py does.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/files.js';
 import { ModelRunner, type SutSettings } from '../harness/model-runner.js';
 import { searchServerQps } from '../harness/server-search.js';
 import { imagenetAccuracyFromFiles } from '../results/imagenet-accuracy.js';
 
 export type ProgressFactory = (label: string) => { update(done: number, total: number): void; stop(): void };
-
-/** Builds `make(tmp)` into a temporary sibling and renames it into place, so a half-made file never looks done. */
-export async function once(path: string, make: (tmp: string) => Promise<void>): Promise<string> {
-  if (existsSync(path)) return path;
-  const tmp = `${path}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  await make(tmp);
-  renameSync(tmp, path);
-  return path;
-}
-
-/** Writes a file under a temporary name and renames it into place (a reader never sees half of it). */
-export function writeFileAtomic(path: string, content: string | Uint8Array): void {
-  const tmp = `${path}.partial-${process.pid}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, path);
-}
-
-/** "20261122-211336": a folder name for a run started now (UTC). */
-export function timestamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-}
-
-/** sha256 of a file's bytes, hex. */
-export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
 
 /** The harness's settings for a pipeline's SUT: no batching wait, no spinning, pinned workers. */
 export function pipelineSut(

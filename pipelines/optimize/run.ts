@@ -3,6 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { quantizeModel } from '../../calibration/quantize.js';
+import { sha256File, timestamp, writeFileAtomic } from '../../common/files.js';
 import { describeMachine } from '../../common/machine.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { type ImageList, imageSampleSource, readImageList } from '../../datasets/image-samples.js';
@@ -34,9 +35,6 @@ import {
   describeSut,
   measureAccuracy,
   pipelineSut,
-  sha256File,
-  timestamp,
-  writeFileAtomic,
 } from '../benchmark.js';
 import { readSpentSeconds } from '../search/budget.js';
 import { runSearch } from '../search/run.js';

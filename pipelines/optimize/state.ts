@@ -5,7 +5,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type AccuracyResult, type BenchmarkResult, writeFileAtomic } from '../benchmark.js';
+import { writeFileAtomic } from '../../common/files.js';
+import type { AccuracyResult, BenchmarkResult } from '../benchmark.js';
 
 export const OPTIMIZE_FORMAT = 'bnas.optimize/1';
 

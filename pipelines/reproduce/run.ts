@@ -8,6 +8,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { quantizeModel } from '../../calibration/quantize.js';
+import { buildOnce, timestamp } from '../../common/files.js';
 import { describeMachine } from '../../common/machine.js';
 import { imageSampleSource } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
@@ -23,7 +24,7 @@ import {
   type ReproduceRow,
   ratioChartSvg,
 } from '../../results/reproduce-report.js';
-import { benchmarkModel, once, timestamp } from '../benchmark.js';
+import { benchmarkModel } from '../benchmark.js';
 
 export interface ReproduceOptions {
   /** runs/reproduce: each reproduction goes to <root>/<host>/<timestamp>/. */
@@ -103,7 +104,7 @@ export async function reproduce(
   const cores = availableParallelism();
 
   mkdirSync(join(options.workRoot, 'zoo'), { recursive: true });
-  const dataDir = await once(
+  const dataDir = await buildOnce(
     join(options.workRoot, 'synth', `imagenet-like-${options.images}-seed${options.seed}`),
     async (tmp) => {
       options.log(`writing ${options.images} synthetic images…`);
@@ -114,7 +115,7 @@ export async function reproduce(
   const offlineSeconds = options.official ? 600 : options.offlineSeconds;
   const rows: ReproduceRow[] = [];
   for (const name of options.models) {
-    const modelPath = await once(
+    const modelPath = await buildOnce(
       join(options.workRoot, 'zoo', `${name}-seed${options.seed}.onnx`),
       async (tmp) => {
         options.log(`building ${name} (zoo, seed ${options.seed})…`);
@@ -134,7 +135,7 @@ export async function reproduce(
       }),
     );
     if (!options.int8) continue;
-    const int8Path = await once(
+    const int8Path = await buildOnce(
       join(options.workRoot, 'zoo', `${name}-seed${options.seed}.int8.onnx`),
       async (tmp) => {
         options.log(`quantizing ${name} to INT8 (minmax, ${CALIBRATION_IMAGES} calibration images)…`);

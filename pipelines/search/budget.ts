@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../benchmark.js';
+import { writeFileAtomic } from '../../common/files.js';
 
 export const BUDGET_FILE = 'budget.json';
 const BUDGET_FORMAT = 'bnas.search-budget/1';

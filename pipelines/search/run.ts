@@ -19,6 +19,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
+import { sha256File, writeFileAtomic } from '../../common/files.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
@@ -50,7 +51,7 @@ import { countCost } from '../../onnx/macs.js';
 import { readEvaluationsCsv } from '../../results/search/evaluations-csv.js';
 import { paretoSvg } from '../../results/search/pareto-svg.js';
 import { searchReport } from '../../results/search/report.js';
-import { measureAccuracy, pipelineSut, sha256File, writeFileAtomic } from '../benchmark.js';
+import { measureAccuracy, pipelineSut } from '../benchmark.js';
 import { SearchBudget } from './budget.js';
 import { evaluateSubnetworks } from './ga-step.js';
 
