@@ -5,17 +5,14 @@
 import { readFileSync } from 'node:fs';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ACCURACY_DTYPES, type AccuracyDtype } from '../../results/imagenet-accuracy.js';
+import { buildSubmission, type SubmissionResult } from '../../results/submission/build.js';
 import {
-  buildSubmission,
   DEFAULT_MEASUREMENT_INFO,
   parseScenarioRun,
   type ScenarioRuns,
-  SUBMISSION_ROUNDS,
-  type SubmissionResult,
-  type SubmissionRound,
-  type SystemStatus,
-  type SystemType,
-} from '../../results/submission.js';
+} from '../../results/submission/options.js';
+import { SUBMISSION_ROUNDS, type SubmissionRound } from '../../results/submission/round-layout.js';
+import type { SystemStatus, SystemType } from '../../results/submission/systems.js';
 import { resolveValMap } from './accuracy.js';
 
 interface SubmissionArgs {

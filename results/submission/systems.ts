@@ -1,0 +1,225 @@
+/**
+ * systems/<system>.json: this machine described with every key the round's checker requires
+ * (CPU, caches, memory, storage, OS, software stack), for an open-division CPU-only system.
+ */
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../common/paths.js';
+import { roundLayout, type SubmissionRound } from './round-layout.js';
+
+export type SystemStatus = 'available' | 'preview' | 'rdi';
+export type SystemType = 'datacenter' | 'edge' | 'datacenter,edge';
+
+/** Required keys of systems/<system>.json for a round, in the checker's order. */
+export function systemDescriptionKeys(round: SubmissionRound): readonly string[] {
+  return roundLayout(round).systemKeys;
+}
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+interface CpuInfo {
+  model: string;
+  sockets: number;
+  coresPerSocket: number;
+  logicalCpus: number;
+  mhz: number | undefined;
+  hypervisor: boolean;
+  /** ISA extensions that matter for FP32/INT8 inference. */
+  vectorFlags: string[];
+}
+
+const VECTOR_FLAGS = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_int8', 'amx_bf16'];
+
+function cpuInfo(): CpuInfo {
+  const cpus = os.cpus();
+  const text = readOptional('/proc/cpuinfo') ?? '';
+  const field = (name: string): string[] =>
+    [...text.matchAll(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'gm'))].map((m) => m[1].trim());
+  const sockets = new Set(field('physical id')).size || 1;
+  const cores = Number(field('cpu cores')[0]);
+  const mhz = Number(field('cpu MHz')[0]);
+  const flags = new Set((field('flags')[0] ?? '').split(/\s+/));
+  const maxKhz = Number(readOptional('/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq'));
+  return {
+    model: field('model name')[0] || cpus[0]?.model || os.arch(),
+    sockets,
+    coresPerSocket:
+      Number.isInteger(cores) && cores > 0 ? cores : Math.max(1, Math.floor(cpus.length / sockets)),
+    logicalCpus: cpus.length,
+    mhz: maxKhz > 0 ? maxKhz / 1000 : mhz > 0 ? mhz : undefined,
+    hypervisor: flags.has('hypervisor'),
+    vectorFlags: VECTOR_FLAGS.filter((f) => flags.has(f)),
+  };
+}
+
+function cacheSize(text: string): string {
+  const m = /^(\d+)([KMG])$/.exec(text);
+  if (!m) return text;
+  let value = Number(m[1]);
+  let unit = m[2];
+  while (value >= 1024 && value % 1024 === 0 && unit !== 'G') {
+    value /= 1024;
+    unit = unit === 'K' ? 'M' : 'G';
+  }
+  return `${value} ${unit}iB`;
+}
+
+/** "L1d 32 KiB, L1i 32 KiB, L2 1 MiB per core; L3 32 MiB shared by 2 CPUs" from sysfs (cpu0). */
+function cpuCaches(): string {
+  const base = '/sys/devices/system/cpu/cpu0/cache';
+  let entries: string[];
+  try {
+    entries = readdirSync(base).filter((e) => e.startsWith('index'));
+  } catch {
+    return 'N/A';
+  }
+  const parts: string[] = [];
+  for (const e of entries.sort()) {
+    const level = readOptional(join(base, e, 'level'))?.trim();
+    const type = readOptional(join(base, e, 'type'))?.trim();
+    const size = readOptional(join(base, e, 'size'))?.trim();
+    if (!level || !size) continue;
+    const suffix = type === 'Data' ? 'd' : type === 'Instruction' ? 'i' : '';
+    const shared = cpuCount(readOptional(join(base, e, 'shared_cpu_list'))?.trim() ?? '');
+    parts.push(`L${level}${suffix} ${cacheSize(size)}${shared > 1 ? ` shared by ${shared} CPUs` : ''}`);
+  }
+  return parts.length > 0 ? parts.join(', ') : 'N/A';
+}
+
+/** Number of CPUs in a sysfs list such as "0-3,8". */
+function cpuCount(list: string): number {
+  let n = 0;
+  for (const part of list.split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    if (Number.isInteger(a)) n += Number.isInteger(b) ? b - a + 1 : 1;
+  }
+  return n;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+function operatingSystem(): string {
+  const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readOptional('/etc/os-release') ?? '')?.[1];
+  const kernel = `${os.type()} ${os.release()}`;
+  return pretty ? `${pretty} (${kernel})` : kernel;
+}
+
+function packageVersion(name: string): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    return (require(`${name}/package.json`) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+function networkCardCount(): string {
+  try {
+    // Interfaces backed by a device (physical or virtio NICs), not lo, bridges or veths.
+    const n = readdirSync('/sys/class/net').filter((d) =>
+      existsSync(join('/sys/class/net', d, 'device')),
+    ).length;
+    return String(n);
+  } catch {
+    return 'N/A';
+  }
+}
+
+export interface SystemDescriptionOptions {
+  round: SubmissionRound;
+  submitter: string;
+  systemName: string;
+  status?: SystemStatus;
+  systemType?: SystemType;
+  framework?: string;
+  /** Folder on the storage to report (its file system's size). Default: the current folder. */
+  storagePath?: string;
+  /** Values that replace or extend the generated ones (e.g. hw_notes, cooling). */
+  overrides?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * systems/<system>.json for this machine: every required key of the round (values are strings;
+ * unknown facts are "N/A", which the current checker accepts as a non-empty answer).
+ */
+export function describeThisSystem(options: SystemDescriptionOptions): Record<string, unknown> {
+  const cpu = cpuInfo();
+  const ort = packageVersion('onnxruntime-node');
+  const bnas = readBnasVersion();
+  let storage = 'N/A';
+  try {
+    const fs = statfsSync(options.storagePath ?? process.cwd());
+    storage = `${Math.round((fs.blocks * fs.bsize) / 1e9)} GB`;
+  } catch {
+    // statfs unsupported: keep N/A
+  }
+  const logical = cpu.logicalCpus;
+  const smt =
+    logical > cpu.sockets * cpu.coresPerSocket
+      ? `, ${logical} logical CPUs (SMT)`
+      : `, ${logical} logical CPUs`;
+  const values: Record<string, unknown> = {
+    division: 'open',
+    submitter: options.submitter,
+    status: options.status ?? 'available',
+    system_name: options.systemName,
+    number_of_nodes: '1',
+    host_processor_model_name: cpu.model,
+    host_processors_per_node: String(cpu.sockets),
+    host_processor_core_count: String(cpu.coresPerSocket),
+    host_memory_capacity: gib(os.totalmem()),
+    host_storage_capacity: storage,
+    host_storage_type: 'N/A',
+    accelerators_per_node: '0',
+    accelerator_model_name: 'N/A',
+    accelerator_memory_capacity: 'N/A',
+    framework:
+      options.framework ??
+      (ort ? `ONNX Runtime ${ort} (onnxruntime-node)` : 'ONNX Runtime (onnxruntime-node)'),
+    operating_system: operatingSystem(),
+    system_type: options.systemType ?? 'datacenter',
+    other_software_stack: `Node.js ${process.version}, bnas${bnas ? ` ${bnas}` : ''} (TypeScript port of the MLPerf LoadGen)`,
+    host_processor_frequency: cpu.mhz ? `${Math.round(cpu.mhz)} MHz` : 'N/A',
+    host_processor_caches: cpuCaches(),
+    host_memory_configuration: 'N/A',
+    host_processor_interconnect: 'N/A',
+    host_networking: 'N/A',
+    host_networking_topology: 'N/A',
+    accelerator_frequency: 'N/A',
+    accelerator_host_interconnect: 'N/A',
+    accelerator_interconnect: 'N/A',
+    accelerator_interconnect_topology: 'N/A',
+    accelerator_memory_configuration: 'N/A',
+    'accelerator_on-chip_memories': 'N/A',
+    cooling: 'N/A',
+    hw_notes: `${cpu.hypervisor ? 'Virtual machine' : 'Host'}: ${cpu.sockets} socket(s) x ${cpu.coresPerSocket} cores${smt}; CPU only${
+      cpu.vectorFlags.length > 0 ? `; ${cpu.vectorFlags.join(', ')}` : ''
+    }`,
+    sw_notes: 'Measured with bnas, an MLPerf-faithful LoadGen in TypeScript',
+    host_network_card_count: networkCardCount(),
+    system_type_detail: cpu.hypervisor ? 'virtual machine' : 'server',
+  };
+  const out: Record<string, unknown> = {};
+  for (const key of roundLayout(options.round).systemKeys) out[key] = values[key];
+  for (const [key, value] of Object.entries(options.overrides ?? {})) out[key] = value;
+  return out;
+}
+
+function readBnasVersion(): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string })
+      .version;
+  } catch {
+    return undefined;
+  }
+}
