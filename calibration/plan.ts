@@ -1,6 +1,7 @@
 /**
  * Which nodes of the prepared float graph run quantized, and which tensors get a Q/DQ pair
- * (int8.md §3, §7.2, §7.6):
+ * (int8.md §3, §7.2, §7.6). The part each op plays is its `quantize` rule in the op catalogue
+ * (onnx/ops.ts); the conditions below (weights, Clip bounds, ...) are this module's. Today:
  *  - Conv (2-D, float initializer weights) and Gemm (constant B, transA 0, alpha/beta 1): always,
  *    with per-channel int8 weights and an int32 bias.
  *  - Add and Mul of two activations (residual Adds): always, both inputs quantized.
@@ -15,6 +16,7 @@
  * Graph outputs are never quantized (the classifier's logits stay float; QGemm has a float output).
  */
 import type { Graph, Model, Node } from '../onnx/ir.js';
+import { opSpec, quantizeRole } from '../onnx/ops.js';
 import type { TensorType } from '../onnx/shapes.js';
 import { DataType } from '../onnx/tensor.js';
 
@@ -58,20 +60,6 @@ export interface QuantPlan {
   counts: { conv: number; gemm: number; add: number };
   warnings: string[];
 }
-
-const PASS_THROUGH = new Set(['MaxPool', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
-const VALUE_PRESERVING = new Set(['Flatten', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
-const OWN_RANGE_UNARY = new Set(['GlobalAveragePool', 'AveragePool', 'Relu', 'Clip']);
-const KEPT_FLOAT: Record<string, string> = {
-  Flatten: 'no 8-bit Flatten in onnxruntime; it reshapes the dequantized values (cost negligible)',
-  Softmax: 'classifier output: quantizing probabilities buys nothing',
-  LogSoftmax: 'classifier output: quantizing probabilities buys nothing',
-  ArgMax: 'classifier output: runs on the float logits',
-  Shape: 'shape arithmetic, not activations',
-  Constant: 'constant',
-  Gather: 'not quantized by bnas',
-  Cast: 'type conversion',
-};
 
 function isDefault(node: Node): boolean {
   return node.domain === '' || node.domain === 'ai.onnx';
@@ -129,21 +117,19 @@ class Analysis {
         }
         return undefined;
       }
-      case 'Add':
-      case 'Mul': {
-        if (node.inputs.length !== 2) return 'needs two inputs';
-        for (const i of node.inputs) {
-          if (!this.isFloatActivation(i)) {
-            return this.g.initializers.has(i)
-              ? `input '${i}' is a constant (only Adds/Muls of two activations are quantized)`
-              : `input '${i}' is not a float activation`;
-          }
-        }
-        return undefined;
-      }
-      default:
-        return `${node.opType} is not quantized by bnas`;
     }
+    if (quantizeRole(node.opType) === 'activations') {
+      if (node.inputs.length !== 2) return 'needs two inputs';
+      for (const i of node.inputs) {
+        if (!this.isFloatActivation(i)) {
+          return this.g.initializers.has(i)
+            ? `input '${i}' is a constant (only Adds/Muls of two activations are quantized)`
+            : `input '${i}' is not a float activation`;
+        }
+      }
+      return undefined;
+    }
+    return `${node.opType} is not quantized by bnas`;
   }
 }
 
@@ -163,11 +149,12 @@ export function foldActivations(model: Model, types: Map<string, TensorType>): F
   const g = model.graph;
   const analysis = new Analysis(g, types);
   const folded: FoldedActivation[] = [];
-  for (const act of g.nodes.filter((n) => (n.opType === 'Relu' || n.opType === 'Clip') && isDefault(n))) {
+  const foldable = (n: Node) => opSpec(n.opType)?.quantize?.foldsIntoProducer === true && isDefault(n);
+  for (const act of g.nodes.filter(foldable)) {
     if (act.opType === 'Clip' && clipMin(g, act) !== 0) continue;
     const x = act.inputs[0];
     const producer = g.producer(x);
-    if (!producer || !['Conv', 'Gemm', 'Add'].includes(producer.opType)) continue;
+    if (!producer || !opSpec(producer.opType)?.quantize?.absorbsActivation) continue;
     if (analysis.unsupported(producer) !== undefined) continue;
     if (g.consumers(x).length !== 1 || g.isGraphOutput(x) || g.isGraphOutput(act.outputs[0])) continue;
     g.removeNode(act);
@@ -206,18 +193,15 @@ export function planQuantization(
   };
 
   for (const node of order) {
-    if (!['Conv', 'Gemm', 'Add', 'Mul'].includes(node.opType) || !isDefault(node)) continue;
+    const role = quantizeRole(node.opType);
+    if ((role !== 'weights' && role !== 'activations') || !isDefault(node)) continue;
     const reason = analysis.unsupported(node);
     if (reason) {
       note(node, false, reason);
       continue;
     }
-    note(
-      node,
-      true,
-      node.opType === 'Add' || node.opType === 'Mul' ? 'both inputs quantized' : 'int8 weights',
-    );
-    if (node.opType === 'Conv' || node.opType === 'Gemm') {
+    note(node, true, role === 'activations' ? 'both inputs quantized' : 'int8 weights');
+    if (role === 'weights') {
       tensors.add(node.inputs[0]);
       const transB = node.opType === 'Gemm' && node.int('transB', 0) !== 0;
       weighted.push({
@@ -227,6 +211,7 @@ export function planQuantization(
         axis: node.opType === 'Conv' || transB ? 0 : 1,
         ...(node.inputs[2] ? { bias: node.inputs[2] } : {}),
       });
+      // A Gemm's output is quantized only when a quantized node reads it (below).
       if (node.opType === 'Conv') quantizeOutput(node);
     } else {
       for (const i of node.inputs) tensors.add(i);
@@ -241,19 +226,20 @@ export function planQuantization(
     for (const node of order) {
       if (decided.has(node) || !isDefault(node)) continue;
       const x = node.inputs[0];
+      const role = quantizeRole(node.opType);
       let quantize = false;
-      if (PASS_THROUGH.has(node.opType) || OWN_RANGE_UNARY.has(node.opType)) {
+      if (role === 'shares-input' || role === 'own-range') {
         const single = node.outputs.filter((o) => o !== '').length === 1;
         quantize = single && tensors.has(x) && analysis.isFloatActivation(node.outputs[0]);
         if (quantize && node.opType === 'Clip' && clipMin(g, node) === undefined) quantize = false;
-      } else if (node.opType === 'Concat') {
+      } else if (role === 'joins') {
         quantize =
           node.inputs.every((i) => analysis.isFloatActivation(i)) && node.inputs.some((i) => tensors.has(i));
         if (quantize) for (const i of node.inputs) tensors.add(i);
       }
       if (!quantize) continue;
       changed = true;
-      const passThrough = PASS_THROUGH.has(node.opType);
+      const passThrough = role === 'shares-input';
       note(
         node,
         true,
@@ -273,14 +259,11 @@ export function planQuantization(
   }
   for (const node of order) {
     if (decided.has(node)) continue;
-    const known = isDefault(node) ? KEPT_FLOAT[node.opType] : undefined;
+    const known = isDefault(node) ? opSpec(node.opType)?.keptFloat : undefined;
+    const role = quantizeRole(node.opType);
     if (known) {
       note(node, false, known);
-    } else if (
-      PASS_THROUGH.has(node.opType) ||
-      OWN_RANGE_UNARY.has(node.opType) ||
-      node.opType === 'Concat'
-    ) {
+    } else if (role === 'shares-input' || role === 'own-range' || role === 'joins') {
       note(node, false, 'its input is not quantized');
     } else {
       const where = isDefault(node) ? '' : ` (domain '${node.domain}')`;
@@ -289,7 +272,7 @@ export function planQuantization(
     }
   }
   for (const [, d] of decided) {
-    if (!d.quantized && (d.opType === 'Conv' || d.opType === 'Gemm')) {
+    if (!d.quantized && quantizeRole(d.opType) === 'weights') {
       warnings.push(`'${d.node}' (${d.opType}) stays float: ${d.reason}`);
     }
   }
@@ -305,7 +288,7 @@ export function planQuantization(
   // reuses the input's parameters instead of a calibrated copy of the same range.
   for (const t of tensors) {
     const p = g.producer(t);
-    if (p && VALUE_PRESERVING.has(p.opType) && isDefault(p) && tensors.has(p.inputs[0]) && !shared.has(t)) {
+    if (p && opSpec(p.opType)?.rearranges && isDefault(p) && tensors.has(p.inputs[0]) && !shared.has(t)) {
       shared.set(t, p.inputs[0]);
     }
   }

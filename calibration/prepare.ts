@@ -13,6 +13,7 @@ import {
 } from '../onnx/bn-fold.js';
 import { parseModel, serializeModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
+import { QUANTIZED_MODEL_OPS } from '../onnx/ops.js';
 import { annotateShapes, inferShapes, type TensorType } from '../onnx/shapes.js';
 import { DataType, dataTypeName } from '../onnx/tensor.js';
 import { upgradeToOpset13 } from './opset.js';
@@ -33,21 +34,10 @@ export function cloneModel(model: Model): Model {
   return parseModel(serializeModel(model));
 }
 
-const QUANTIZED_OPS = new Set([
-  'QuantizeLinear',
-  'DequantizeLinear',
-  'QLinearConv',
-  'QLinearMatMul',
-  'ConvInteger',
-  'MatMulInteger',
-  'QLinearAdd',
-  'QGemm',
-]);
-
 /** Checks that the model is one bnas can quantize at all; throws naming the model and the problem. */
 export function checkQuantizable(model: Model, source: string): void {
   const g = model.graph;
-  const already = g.nodes.find((n) => QUANTIZED_OPS.has(n.opType));
+  const already = g.nodes.find((n) => QUANTIZED_MODEL_OPS.has(n.opType));
   if (already) {
     throw new Error(
       `${source} is already quantized (it has ${already.describe()}); quantize the float model`,

@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import type { SampleSource } from '../datasets/sample-source.js';
 import { serializeModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
+import { quantizeRole } from '../onnx/ops.js';
 import { createSession } from '../onnx/session.js';
 import { annotateShapes } from '../onnx/shapes.js';
 import { checkFusion, optimizedOpCounts } from './check.js';
@@ -140,7 +141,7 @@ export async function quantizeModel(
   for (const b of prepared.unfoldedBatchNorms)
     warnings.push(`BatchNormalization '${b.node}' stays float: ${b.reason}`);
   if (plan.counts.conv + plan.counts.gemm === 0) {
-    const why = plan.float.filter((n) => n.opType === 'Conv' || n.opType === 'Gemm');
+    const why = plan.float.filter((n) => quantizeRole(n.opType) === 'weights');
     fail(
       `nothing to quantize: no Conv or Gemm with constant float weights${why.length > 0 ? ` (${why.map((n) => `'${n.node}': ${n.reason}`).join('; ')})` : ''}`,
     );

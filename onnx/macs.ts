@@ -1,8 +1,9 @@
 /**
  * MACs and parameter counts, counted the way the BootstrapNAS spec and Torchvision do.
  *
- * MACs: Conv = output elements x (Cin / group) x kernel elements; Gemm / MatMul = M x N x K
- * (times any batch dims). Biases, BatchNorm, pooling and element-wise ops count 0.
+ * MACs: each op's rule in the op catalogue (ops.ts, rules in cost-rules.ts): Conv = output
+ * elements x (Cin / group) x kernel elements; Gemm / MatMul = M x N x K (times any batch dims).
+ * Biases, BatchNorm, pooling and element-wise ops count 0.
  *
  * Parameters: elements of the weight tensors a layer learns: Conv/Gemm/MatMul weights and biases,
  * BatchNorm (and the other normalizations') scale and bias, but not BN running statistics, shape
@@ -11,6 +12,7 @@
  * For Torchvision ResNet-50 this gives its 25,557,032 (conv weights + BN gamma/beta + FC).
  */
 import type { Graph, Model, Node } from './ir.js';
+import { opSpec } from './ops.js';
 import { inferShapes, type ShapeOptions, type TensorType } from './shapes.js';
 import { elementCount, type Tensor } from './tensor.js';
 
@@ -30,49 +32,8 @@ export interface CostReport {
   nodes: NodeCost[];
 }
 
-/** Inputs of each op that hold learned parameters ('all' = any input that is a constant). */
-const PARAM_INPUTS: Record<string, number[] | 'all'> = {
-  Conv: [1, 2],
-  ConvTranspose: [1, 2],
-  Gemm: 'all',
-  MatMul: 'all',
-  BatchNormalization: [1, 2],
-  InstanceNormalization: [1, 2],
-  LayerNormalization: [1, 2],
-  GroupNormalization: [1, 2],
-  PRelu: [1],
-};
-
-function numberDims(node: Node, t: TensorType | undefined, what: string): number[] {
-  const shape = t?.shape;
-  if (!shape || shape.some((d) => typeof d !== 'number')) {
-    throw new Error(`MACs: node ${node.describe()}: ${what} shape is not fully known`);
-  }
-  return shape as number[];
-}
-
 function nodeMacs(node: Node, types: Map<string, TensorType>): number {
-  switch (node.opType) {
-    case 'Conv': {
-      const out = numberDims(node, types.get(node.outputs[0]), 'output');
-      const w = numberDims(node, types.get(node.inputs[1]), 'weight');
-      // w = [Cout, Cin/group, k...]
-      return elementCount(out) * elementCount(w.slice(1));
-    }
-    case 'Gemm': {
-      const out = numberDims(node, types.get(node.outputs[0]), 'output');
-      const a = numberDims(node, types.get(node.inputs[0]), 'input A');
-      const k = node.int('transA', 0) ? a[0] : a[1];
-      return elementCount(out) * k;
-    }
-    case 'MatMul': {
-      const out = numberDims(node, types.get(node.outputs[0]), 'output');
-      const a = numberDims(node, types.get(node.inputs[0]), 'input A');
-      return elementCount(out) * a[a.length - 1];
-    }
-    default:
-      return 0;
-  }
+  return opSpec(node.opType)?.macs?.(node, types) ?? 0;
 }
 
 /** The constant tensor feeding an input: an initializer, or one behind a DequantizeLinear. */
@@ -121,7 +82,7 @@ export function countCost(model: Model, options: CostOptions = {}): CostReport {
   const counted = new Set<Tensor>();
   const nodes: NodeCost[] = graph.nodes.map((node) => {
     let params = 0;
-    const slots = PARAM_INPUTS[node.opType];
+    const slots = opSpec(node.opType)?.params;
     node.inputs.forEach((input, i) => {
       if (input === '') return;
       const isParam = slots === 'all' || slots?.includes(i) || isBiasAdd(graph, node, i);
