@@ -9,10 +9,12 @@
  * inference and most of the quantizer accept the default domain only).
  */
 import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
+import type { GradientRule } from './gradient-rule.js';
 import type { ShapeRule } from './shape-context.js';
 import { SHAPE_RULES as S } from './shape-rules.js';
 
 export type { MacsRule } from './cost-rules.js';
+export type { GradientRule } from './gradient-rule.js';
 export type { ShapeRule } from './shape-context.js';
 
 /**
@@ -36,12 +38,6 @@ export interface QuantizeRule {
   foldsIntoProducer?: boolean;
 }
 
-/**
- * How to differentiate the op. Training will add one beside each op it can train through and
- * decide the rule's form then; until it does, no op has one and nothing reads the slot.
- */
-export type GradientRule = unknown;
-
 export interface OpSpec {
   /** Output element types and shapes from the inputs'. */
   shape: ShapeRule;
@@ -55,7 +51,7 @@ export interface OpSpec {
   keptFloat?: string;
   /** Output holds the input's values, only rearranged: a quantized output reuses the input's scale. */
   rearranges?: boolean;
-  /** Filled in by training; see GradientRule. */
+  /** Its reverse-mode derivative as ONNX ops (gradient-rule.ts; the rules are in gradients/). */
   gradient?: GradientRule;
 }
 
