@@ -8,8 +8,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { parseModel } from '../onnx/io.js';
+import { createSession } from '../onnx/session.js';
 
 /** Op counts keyed by op type, prefixed with the domain outside the default one ('com.microsoft.nchwc:Conv'). */
 export type OpCounts = Record<string, number>;
@@ -26,23 +26,19 @@ export async function optimizedOpCounts(
   const dir = mkdtempSync(join(tmpdir(), 'bnas-optimized-'));
   const path = join(dir, 'optimized.onnx');
   try {
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: options.level ?? 'all',
-      intraOpNumThreads: options.threads ?? 1,
-      optimizedModelFilePath: path,
-      logSeverityLevel: 3,
-    };
-    let session: ort.InferenceSession;
-    try {
-      session =
-        typeof model === 'string'
-          ? await ort.InferenceSession.create(model, sessionOptions)
-          : await ort.InferenceSession.create(model, sessionOptions);
-    } catch (error) {
-      const name = typeof model === 'string' ? model : 'the quantized model';
-      throw new Error(`onnxruntime cannot load ${name}: ${(error as Error).message}`);
-    }
+    const session = await createSession(
+      model,
+      {
+        intraOpThreads: options.threads ?? 1,
+        spinning: false,
+        graphOptimizationLevel: options.level ?? 'all',
+      },
+      {
+        optimizedModelFilePath: path,
+        logSeverityLevel: 3,
+        label: typeof model === 'string' ? model : 'the quantized model',
+      },
+    );
     await session.release();
     const optimized = parseModel(readFileSync(path), { source: 'optimized graph', baseDir: dir });
     const counts: OpCounts = {};

@@ -1,5 +1,5 @@
 /** The input shape of an ONNX model, as onnxruntime reads it (for sizing the preprocessing). */
-import * as ort from 'onnxruntime-node';
+import { createSession } from './session.js';
 
 /** A model input shape as onnxruntime reports it: numbers, or names/null for symbolic axes. */
 export type ModelShape = readonly (number | string | null | undefined)[];
@@ -11,16 +11,12 @@ export interface ModelInput {
 
 /** The model's one input, which must be a float32 tensor (the image batch). */
 export async function readModelInput(modelPath: string): Promise<ModelInput> {
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(modelPath, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'disabled',
-      intraOpNumThreads: 1,
-    });
-  } catch (error) {
-    throw new Error(`onnxruntime cannot load ${modelPath}: ${(error as Error).message}`);
-  }
+  // Read only, never run: one thread, no graph optimization.
+  const session = await createSession(modelPath, {
+    intraOpThreads: 1,
+    spinning: false,
+    graphOptimizationLevel: 'disabled',
+  });
   try {
     const inputs = session.inputMetadata;
     if (inputs.length !== 1) {

@@ -1,4 +1,7 @@
-/** How bnas creates onnxruntime sessions: one place for the options every runner must share. */
+/**
+ * How bnas creates onnxruntime sessions: one place for the options every runner must share, and
+ * the only module that calls InferenceSession.create.
+ */
 import * as ort from 'onnxruntime-node';
 
 export interface SessionSettings {
@@ -9,7 +12,22 @@ export interface SessionSettings {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'layout' | 'all';
 }
 
-export function sessionOptions(settings: SessionSettings): ort.InferenceSession.SessionOptions {
+/** What one use of a session needs besides the shared settings. */
+export interface SessionExtras {
+  /** The model in the load error (default: its path, or 'model bytes'). */
+  label?: string;
+  /** Write the graph onnxruntime optimized the model to into this file (calibration's fusion check). */
+  optimizedModelFilePath?: string;
+  /** Profile every run into a JSON file starting with this prefix (the latency table's layer times). */
+  profileFilePrefix?: string;
+  /** Least severity onnxruntime logs (0 verbose .. 4 fatal; its own default, 2, when absent). */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+}
+
+export function sessionOptions(
+  settings: SessionSettings,
+  extras: SessionExtras = {},
+): ort.InferenceSession.SessionOptions {
   const spin = settings.spinning ? '1' : '0';
   return {
     executionProviders: ['cpu'],
@@ -18,19 +36,28 @@ export function sessionOptions(settings: SessionSettings): ort.InferenceSession.
     executionMode: 'sequential',
     graphOptimizationLevel: settings.graphOptimizationLevel ?? 'all',
     extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
+    ...(extras.optimizedModelFilePath !== undefined
+      ? { optimizedModelFilePath: extras.optimizedModelFilePath }
+      : {}),
+    ...(extras.profileFilePrefix !== undefined
+      ? { enableProfiling: true, profileFilePrefix: extras.profileFilePrefix }
+      : {}),
+    ...(extras.logSeverityLevel !== undefined ? { logSeverityLevel: extras.logSeverityLevel } : {}),
   };
 }
 
 export async function createSession(
   model: string | Uint8Array,
   settings: SessionSettings,
+  extras: SessionExtras = {},
 ): Promise<ort.InferenceSession> {
+  const options = sessionOptions(settings, extras);
   try {
     return typeof model === 'string'
-      ? await ort.InferenceSession.create(model, sessionOptions(settings))
-      : await ort.InferenceSession.create(model, sessionOptions(settings));
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
   } catch (error) {
-    const name = typeof model === 'string' ? model : 'model bytes';
+    const name = extras.label ?? (typeof model === 'string' ? model : 'model bytes');
     throw new Error(`onnxruntime cannot load ${name}: ${(error as Error).message}`);
   }
 }

@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { serializeModel } from '../../onnx/io.js';
 import { type Attribute, Graph, Model, Node } from '../../onnx/ir.js';
-import { createSession, type SessionSettings, sessionOptions } from '../../onnx/session.js';
+import { createSession, type SessionSettings } from '../../onnx/session.js';
 import { allocTensorData, DataType, floatTensor, int64Tensor, makeTensor } from '../../onnx/tensor.js';
 import type { SearchSpace } from '../supernet/types.js';
 import { Rng } from '../zoo/rng.js';
@@ -355,16 +355,10 @@ export async function profileGraph(
   const dir = mkdtempSync(join(tmpdir(), 'bnas-latency-'));
   try {
     const bytes = graph.model instanceof Uint8Array ? graph.model : serializeModel(graph.model);
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(bytes, {
-        ...sessionOptions(options.settings),
-        enableProfiling: true,
-        profileFilePrefix: join(dir, 'profile'),
-      });
-    } catch (error) {
-      throw new Error(`onnxruntime cannot load the one-layer graph: ${(error as Error).message}`);
-    }
+    const session = await createSession(bytes, options.settings, {
+      profileFilePrefix: join(dir, 'profile'),
+      label: 'the one-layer graph',
+    });
     const wall: number[] = [];
     try {
       for (let i = 0; i < warmup; i++) await session.run(graph.feeds);
