@@ -1,7 +1,8 @@
 /**
  * The shape rules of the operators CNN image classifiers use (plus the small integer "shape
  * arithmetic" sub-graphs exporters emit around Reshape). Which op uses which rule is the op
- * catalogue's (ops.ts) to say; the inference that runs them is shapes.ts.
+ * catalogue's (ops.ts) to say; the inference that runs them is shapes.ts. One file of about
+ * 500 lines: the rules share the window, broadcast and constant-propagation helpers.
  */
 import type { Dim } from './ir.js';
 import {
