@@ -1,6 +1,7 @@
 /** What a LoadGen command (`bnas run`, `bnas loadgen`) leaves beside its logs, and prints at the end. */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/files.js';
 import { writeRunRecord } from '../common/run-record.js';
 import type { TestOutcome } from '../harness/loadgen/loadgen.js';
 
@@ -12,11 +13,7 @@ export function saveConfFiles(
   dir: string,
   confs: { userConfPath?: string; mlperfConfPath?: string; mlperfConfText: string },
 ): void {
-  const write = (name: string, text: string | Buffer) => {
-    const path = join(dir, name);
-    writeFileSync(`${path}.partial`, text);
-    renameSync(`${path}.partial`, path);
-  };
+  const write = (name: string, text: string | Buffer) => writeFileAtomic(join(dir, name), text);
   write(
     'user.conf',
     confs.userConfPath ? readFileSync(confs.userConfPath) : '# bnas: this run was given no user.conf\n',

@@ -11,25 +11,35 @@ export interface ClaimedFolder {
   created: string[];
 }
 
+function refusal(dir: string, option: string): (why: string) => Error {
+  return (why) => new Error(`${option} ${dir}: ${why}`);
+}
+
 /**
- * A new folder, or an existing empty one (left by a run that failed before writing anything), that
- * this process can write to. Anything else is refused naming the option: bnas never overwrites.
+ * Throws unless `dir` is missing or an empty folder (left by a run that failed before writing
+ * anything), naming the option: bnas never overwrites. Creates nothing.
+ */
+export function checkNewOrEmptyFolder(dir: string, option = '--out'): void {
+  if (!existsSync(dir)) return;
+  const refuse = refusal(dir, option);
+  if (!statSync(dir).isDirectory()) throw refuse('exists and is not a folder');
+  const entries = readdirSync(dir);
+  if (entries.length > 0) {
+    const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
+    throw refuse(
+      `already exists and holds ${entries.length} file(s) (${shown}); bnas never overwrites results: choose a new ${option}`,
+    );
+  }
+}
+
+/**
+ * A new folder, or an existing empty one, that this process can write to (checkNewOrEmptyFolder
+ * says what is refused); missing parents are made too.
  */
 export function claimOutputFolder(dir: string, option = '--out'): ClaimedFolder {
-  const refuse = (why: string) => new Error(`${option} ${dir}: ${why}`);
-  let created: string[] = [];
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw refuse('exists and is not a folder');
-    const entries = readdirSync(dir);
-    if (entries.length > 0) {
-      const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', …' : '');
-      throw refuse(
-        `already exists and holds ${entries.length} file(s) (${shown}); bnas never overwrites results: choose a new ${option}`,
-      );
-    }
-  } else {
-    created = makeFolders(dir, refuse);
-  }
+  const refuse = refusal(dir, option);
+  checkNewOrEmptyFolder(dir, option);
+  const created = existsSync(dir) ? [] : makeFolders(dir, refuse);
   // Permission bits cannot tell (root ignores them, read-only mounts do not show in them): write.
   const probe = join(dir, `.bnas-write-check-${process.pid}`);
   try {

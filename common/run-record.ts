@@ -1,19 +1,11 @@
 /** What every command leaves beside its results: a JSON record of what ran, and a short printout. */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256File, writeFileAtomic } from './files.js';
 import { describeMachine } from './machine.js';
-import { packageRoot } from './paths.js';
+import { bnasVersion } from './versions.js';
 
 export const RUN_RECORD = 'bnas_run.json';
-
-function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-function bnasVersion(): string {
-  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
-}
 
 /** Writes <dir>/bnas_run.json atomically: command, arguments, input files with hashes, versions, machine. */
 export function writeRunRecord(
@@ -22,7 +14,7 @@ export function writeRunRecord(
 ): void {
   const inputs = (record.confFiles ?? [])
     .filter((f): f is string => f !== undefined && existsSync(f))
-    .map((path) => ({ path, sha256: sha256(path) }));
+    .map((path) => ({ path, sha256: sha256File(path) }));
   const args = Object.fromEntries(
     Object.entries(record.args).filter(([k]) => k !== '_' && k !== '$0' && !k.includes('-')),
   );
@@ -35,10 +27,8 @@ export function writeRunRecord(
     finished: new Date().toISOString(),
     ...record.extra,
   };
-  const path = join(dir, RUN_RECORD);
-  writeFileSync(
-    `${path}.partial`,
+  writeFileAtomic(
+    join(dir, RUN_RECORD),
     `${JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
   );
-  renameSync(`${path}.partial`, path);
 }

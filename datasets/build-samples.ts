@@ -20,7 +20,8 @@ import {
   statSync,
 } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { packageRoot } from '../common/paths.js';
+import { isAtomicWriteLeftover, writeFileAtomicAsync } from '../common/files.js';
+import { bnasVersion } from '../common/versions.js';
 import { datasetContentSha256, hashImages } from './fingerprint.js';
 import { type ImageNetFolder, withExtension } from './imagenet-layout.js';
 import {
@@ -32,7 +33,7 @@ import {
   readSampleSources,
   sameSpec,
 } from './manifest.js';
-import { npyHeader, writeFileAtomic } from './npy.js';
+import { npyHeader } from './npy.js';
 import { type PreprocessSpec, sampleShape } from './preprocess-spec.js';
 import { type PreprocessJob, runPreprocessJobs } from './run-jobs.js';
 
@@ -81,10 +82,6 @@ export interface BuildOptions {
   onPlan?: (plan: { kept: number; linked: number; total: number }) => void;
 }
 
-export function bnasVersion(): string {
-  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
-}
-
 export function expectedNpySize(spec: PreprocessSpec): number {
   const shape = sampleShape(spec);
   return npyHeader(shape).length + 4 * shape[0] * shape[1] * shape[2];
@@ -120,7 +117,7 @@ export function npyNames(folder: ImageNetFolder): string[] {
 function removeTemporaries(dirs: Iterable<string>): void {
   for (const dir of dirs) {
     for (const name of readdirSync(dir))
-      if (/\.tmp-\d+-[0-9a-f]+$/.test(name)) rmSync(join(dir, name), { force: true });
+      if (isAtomicWriteLeftover(name)) rmSync(join(dir, name), { force: true });
   }
 }
 
@@ -184,7 +181,7 @@ export async function buildSamples(
     files,
     imageSha256: target.imageSha256,
   };
-  await writeFileAtomic(join(dir, BUILD_RECORD), `${JSON.stringify(record)}\n`);
+  await writeFileAtomicAsync(join(dir, BUILD_RECORD), `${JSON.stringify(record)}\n`);
 
   const jobs: PreprocessJob[] = [];
   let linked = 0;
@@ -215,7 +212,7 @@ export async function buildSamples(
     created: new Date().toISOString(),
     bnasVersion: bnasVersion(),
   };
-  await writeFileAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
+  await writeFileAtomicAsync(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 1)}\n`);
   rmSync(join(dir, BUILD_RECORD), { force: true });
   return manifest;
 }

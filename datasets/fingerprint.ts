@@ -9,14 +9,10 @@
  * stats a size+mtime key would need anyway); SHA-256 runs at about 1.3 GB/s, so ImageNet's 50,000
  * validation JPEGs (6.4 GB) add about 5 s to a run whose preprocessing takes minutes.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256Hex } from '../common/files.js';
 import type { ImageNetFolder } from './imagenet-layout.js';
-
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** The SHA-256 of each listed image's bytes, in val_map.txt order. */
 export function hashImages(folder: ImageNetFolder): string[] {

@@ -3,9 +3,9 @@
  * byte for byte as numpy.save writes them, and read back with every header field checked.
  * Reading also accepts uint8 ('|u1') arrays and format versions 2.0 and 3.0 headers.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../common/files.js';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // \x93NUMPY
 /** numpy leaves room for the first axis to grow to this many digits (numpy >= 1.23). */
@@ -73,20 +73,8 @@ export function encodeNpy(data: Float32Array, shape: readonly number[]): Buffer 
   return out;
 }
 
-/** Writes path atomically: a temporary file beside it, renamed over it when complete. */
-export async function writeFileAtomic(path: string, content: Buffer | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, content);
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
-}
-
 export async function writeNpy(path: string, data: Float32Array, shape: readonly number[]): Promise<void> {
-  await writeFileAtomic(path, encodeNpy(data, shape));
+  await writeFileAtomicAsync(path, encodeNpy(data, shape));
 }
 
 interface ParsedHeader {

@@ -5,8 +5,8 @@
  * image content).
  */
 import { readFile } from 'node:fs/promises';
+import { sha256Hex } from '../common/files.js';
 import { ImageDecodeError } from './decode.js';
-import { sha256Hex } from './fingerprint.js';
 import { writeNpy } from './npy.js';
 import { preprocessImageBytes } from './preprocess.js';
 import { type PreprocessSpec, sampleShape } from './preprocess-spec.js';

@@ -5,13 +5,13 @@
  * float arithmetic only (no Math.sin and the like, whose last bits may differ between engines),
  * so a seed gives the same files on any machine with the same sharp.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { writeFileAtomicAsync } from '../common/files.js';
+import { claimOutputFolder } from '../common/run-folder.js';
 import { VAL_MAP } from './imagenet-layout.js';
-import { writeFileAtomic } from './npy.js';
 
 export type SynthMode = 'rgb' | 'gray' | 'cmyk';
 
@@ -187,13 +187,7 @@ export async function synthesizeDataset(options: SynthOptions): Promise<SynthRes
   if (!Number.isSafeInteger(count) || count < 1)
     throw new Error(`--count must be a positive integer, got ${count}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`--seed must be an integer, got ${seed}`);
-  if (existsSync(outDir)) {
-    if (!statSync(outDir).isDirectory()) throw new Error(`${outDir} is a file, not a folder`);
-    if (readdirSync(outDir).length > 0) {
-      throw new Error(`${outDir} is not empty; bnas never overwrites: choose a new --out`);
-    }
-  }
-  mkdirSync(outDir, { recursive: true });
+  claimOutputFolder(outDir);
   const images = Array.from({ length: count }, (_, i) => planImage(seed, i));
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism() * 2);
   let next = 0;
@@ -209,6 +203,6 @@ export async function synthesizeDataset(options: SynthOptions): Promise<SynthRes
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  await writeFileAtomic(join(outDir, VAL_MAP), images.map((p) => `${p.file} ${p.label}\n`).join(''));
+  await writeFileAtomicAsync(join(outDir, VAL_MAP), images.map((p) => `${p.file} ${p.label}\n`).join(''));
   return { outDir, images, bytes };
 }

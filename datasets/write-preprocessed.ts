@@ -6,7 +6,8 @@
  * run with other options refuses it, saying why. <out> is checked, and the partial folder
  * created, before any image is read.
  */
-import { existsSync, readdirSync, realpathSync, renameSync, statSync } from 'node:fs';
+import { realpathSync, renameSync } from 'node:fs';
+import { checkNewOrEmptyFolder } from '../common/run-folder.js';
 import {
   claimFolder,
   createBuildFolder,
@@ -34,15 +35,6 @@ export interface WriteOptions {
   onPlan?: (plan: { kept: number; total: number }) => void;
   /** Called with the complete folder just before it is renamed to outDir (to add files to it). */
   beforePublish?: (buildDir: string, manifest: CacheManifest) => void;
-}
-
-/** Refuses an outDir that holds anything (an empty one is replaced by the finished folder). */
-function checkOutDir(outDir: string): void {
-  if (!existsSync(outDir)) return;
-  if (!statSync(outDir).isDirectory()) throw new Error(`${outDir} is a file, not a folder`);
-  if (readdirSync(outDir).length > 0) {
-    throw new Error(`${outDir} is not empty; bnas never overwrites: choose a new --out`);
-  }
 }
 
 function describeRecord(dir: string): string {
@@ -91,7 +83,8 @@ function createOrFail(buildDir: string, outDir: string): void {
 /** Writes the preprocessed samples and manifest.json into outDir, which must be new or empty. */
 export async function writePreprocessed(options: WriteOptions): Promise<BuiltFolder> {
   const { outDir, spec } = options;
-  checkOutDir(outDir);
+  // An empty outDir is replaced by the finished folder; anything else is refused.
+  checkNewOrEmptyFolder(outDir);
   // The list and a stat of each image (quick); the images are read (hashed) once the folder is ours.
   const folder = readImageNetFolder(options.dataDir);
   const resume = partialToResume(outDir, realpathSync(folder.dir), spec);

@@ -2,10 +2,11 @@
  * bnas find-qps: the highest Server target_qps a model sustains VALID (15 ms p99 for ResNet-50),
  * found with short runs.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { claimOutputFolder } from '../../common/run-folder.js';
 import { writeRunRecord } from '../../common/run-record.js';
 import { ModelRunner } from '../../harness/model-runner.js';
 import { searchServerQps } from '../../harness/server-search.js';
@@ -89,9 +90,7 @@ export const findQpsCommand: CommandModule<object, FindQpsArgs> = {
       }) as unknown as Argv<FindQpsArgs>,
   handler: async (args: ArgumentsCamelCase<FindQpsArgs>) => {
     checkFindQpsArgs(args);
-    if (existsSync(args.out))
-      throw new Error(`${args.out} already exists; bnas never overwrites results: choose a new --out`);
-    mkdirSync(args.out, { recursive: true });
+    claimOutputFolder(args.out);
     const prep = progressBar('preprocessing');
     const runner = await ModelRunner.open({
       modelPath: args.model,

@@ -3,13 +3,13 @@
  * int8 per-channel weights) calibrated on a list of images, checked to run on onnxruntime's int8
  * kernels, with a report beside the model.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { METHODS } from '../../calibration/ranges.js';
 import { formatReport } from '../../calibration/report.js';
+import { sha256File, writeFileAtomic } from '../../common/files.js';
 import { imageSampleSource, modelPreprocessSpec, readImageList } from '../../datasets/image-samples.js';
 import { parseNumberList, parseShapeOption } from '../../datasets/preprocess-spec.js';
 import { loadModel, saveModel } from '../../onnx/io.js';
@@ -36,15 +36,6 @@ interface QuantizeArgs {
   memoryMb: number;
   threads: number;
   strict: boolean;
-}
-
-function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-function writeAtomic(path: string, text: string): void {
-  writeFileSync(`${path}.partial`, text);
-  renameSync(`${path}.partial`, path);
 }
 
 /** m.int8.onnx -> m.int8.quant.json / .txt */
@@ -191,15 +182,19 @@ export const quantizeCommand: CommandModule<object, QuantizeArgs> = {
     const json = {
       ...report,
       inputs: {
-        model: { path: args.model, sha256: sha256(args.model) },
-        calibrationList: { path: args.calibList, sha256: sha256(args.calibList), images: list.files.length },
+        model: { path: args.model, sha256: sha256File(args.model) },
+        calibrationList: {
+          path: args.calibList,
+          sha256: sha256File(args.calibList),
+          images: list.files.length,
+        },
         data: args.data,
         preprocess: spec,
       },
     };
     const text = formatReport(report);
-    writeAtomic(`${base}.json`, `${JSON.stringify(json, null, 1)}\n`);
-    writeAtomic(`${base}.txt`, text);
+    writeFileAtomic(`${base}.json`, `${JSON.stringify(json, null, 1)}\n`);
+    writeFileAtomic(`${base}.txt`, text);
     process.stdout.write(`${text}\nwrote ${args.out}, report ${base}.json / .txt\n`);
   },
 };

@@ -3,10 +3,10 @@
  * optionally with an importance-reordered copy of the model whose sub-networks are prefixes.
  * bnas extract: one point of that space as a standalone ONNX model.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { sha256File, writeFileAtomic } from '../../common/files.js';
 import { parseMultipliers } from '../../nas/supernet/choices.js';
 import { extractSubnetwork } from '../../nas/supernet/extract.js';
 import type { ImportanceCriterion } from '../../nas/supernet/importance.js';
@@ -22,18 +22,13 @@ import { countCost } from '../../onnx/macs.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
-function sha256(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
 function refuseExisting(path: string): void {
   if (existsSync(path)) throw new Error(`${path} already exists; not overwriting it`);
 }
 
 function writeJson(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.partial`, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(`${path}.partial`, path);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 interface SupernetArgs {
@@ -104,13 +99,13 @@ export const supernetCommand: CommandModule<object, SupernetArgs> = {
       ofa: args.ofa,
     });
     space.model.path = args.model;
-    space.model.sha256 = sha256(args.model);
+    space.model.sha256 = sha256File(args.model);
     const lines = [formatSpaceSummary(space)];
     if (args.reordered) {
       const criterion = args.criterion as ImportanceCriterion;
       const { model: reordered } = reorderByImportance(model, space, { criterion });
       saveModel(reordered, args.reordered);
-      space.model.reordered = { path: args.reordered, sha256: sha256(args.reordered), criterion };
+      space.model.reordered = { path: args.reordered, sha256: sha256File(args.reordered), criterion };
       lines.push(`wrote ${args.reordered}: channels sorted by ${criterion} filter norm (same outputs)`);
     }
     if (args.out) {
@@ -192,7 +187,7 @@ export const extractCommand: CommandModule<object, ExtractArgs> = {
     const point = readPoint(space, args);
     const model = loadModel(args.model);
     const lines: string[] = [];
-    const hash = sha256(args.model);
+    const hash = sha256File(args.model);
     if (space.model.sha256 && hash !== space.model.sha256 && hash !== space.model.reordered?.sha256) {
       lines.push(
         `note: ${args.model} is not the model the space was made from (sha256 differs); extracting anyway`,

@@ -23,8 +23,9 @@
  * and the space, not the model. Prediction = table.overheadMs + Σ entry times of the layers active
  * at the point; with a verified fit (verify.ts) a + b·that.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { writeFileAtomic } from '../../common/files.js';
 import type { Attribute, Graph, Model, Node } from '../../onnx/ir.js';
 import { batchSymbols } from '../../onnx/macs.js';
 import { inferShapes, type TensorType } from '../../onnx/shapes.js';
@@ -620,11 +621,10 @@ export function predictThroughput(
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/** Writes the table as JSON, under a `.partial` name first, so a reader never sees half a file. */
+/** Writes the table as JSON, atomically, so a reader never sees half a file. */
 export function saveLatencyTable(table: LatencyTable, path: string): void {
   mkdirSync(dirname(resolve(path)), { recursive: true });
-  writeFileSync(`${path}.partial`, `${JSON.stringify(table, null, 1)}\n`);
-  renameSync(`${path}.partial`, path);
+  writeFileAtomic(path, `${JSON.stringify(table, null, 1)}\n`);
 }
 
 export function parseLatencyTable(raw: unknown, source = 'latency table'): LatencyTable {

@@ -16,9 +16,7 @@
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (PyTorch's Linear default). BN running statistics come from
  * calibrate.ts (batch statistics of synthetic images), so every BN output is ~N(beta, gamma^2).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../common/paths.js';
+import { bnasVersion } from '../../common/versions.js';
 import { attr, Graph, Model } from '../../onnx/ir.js';
 import { DataType, floatTensor, type Tensor } from '../../onnx/tensor.js';
 import type { Architecture, BlockSpec } from './arch.js';
@@ -132,10 +130,6 @@ class ResNetWriter {
       attributes: { alpha: attr.float(1), beta: attr.float(1), transB: attr.int(1) },
     });
   }
-}
-
-function bnasVersion(): string {
-  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version;
 }
 
 export interface GraphOptions {

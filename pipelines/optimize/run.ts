@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { sha256File, timestamp, writeFileAtomic } from '../../common/files.js';
 import { describeMachine } from '../../common/machine.js';
+import { onnxruntimeVersion } from '../../common/versions.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { type ImageList, imageSampleSource, readImageList } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
@@ -409,7 +409,7 @@ export async function optimize(
   const report: OptimizeReport = {
     format: OPTIMIZE_FORMAT,
     machine: describeMachine(),
-    onnxruntime: ort.env.versions.node ?? 'unknown',
+    onnxruntime: onnxruntimeVersion(),
     model: options.modelPath,
     settings: {
       'baseline model': `${options.modelPath} (sha256 ${manifest.modelSha256.slice(0, 16)}…, ${(search.baseline.macs / 1e6).toFixed(2)} M MACs, ${(search.baseline.params / 1e6).toFixed(3)} M parameters)`,

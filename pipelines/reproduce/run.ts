@@ -6,10 +6,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { buildOnce, timestamp } from '../../common/files.js';
 import { describeMachine } from '../../common/machine.js';
+import { onnxruntimeVersion } from '../../common/versions.js';
 import { imageSampleSource } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
@@ -169,7 +169,7 @@ export async function reproduce(
 
   const report: ReproduceReport = {
     machine: describeMachine(),
-    onnxruntime: ort.env.versions.node ?? 'unknown',
+    onnxruntime: onnxruntimeVersion(),
     official: options.official,
     settings: {
       images: `${options.images} synthetic JPEGs (seed ${options.seed}), torchvision preprocessing`,

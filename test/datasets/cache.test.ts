@@ -185,7 +185,9 @@ describe('writePreprocessed', () => {
     const out = join(tempDir(), 'out');
     const { manifest } = await writePreprocessed({ dataDir: small, spec, outDir: out });
     expect(readdirSync(out).sort()).toEqual([...manifest.files, MANIFEST].sort());
-    await expect(writePreprocessed({ dataDir: small, spec, outDir: out })).rejects.toThrow(/is not empty/);
+    await expect(writePreprocessed({ dataDir: small, spec, outDir: out })).rejects.toThrow(
+      /already exists and holds/,
+    );
   });
 
   it('mirrors sub-folders of the image paths', async () => {

@@ -5,8 +5,8 @@
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../common/files.js';
 import { ensurePreprocessed, loadSample } from '../../datasets/cache.js';
-import { sha256Hex } from '../../datasets/fingerprint.js';
 import { preprocessImage } from '../../datasets/preprocess.js';
 import { runPreprocessJob } from '../../datasets/preprocess-job.js';
 import { resolvePreprocessSpec } from '../../datasets/preprocess-spec.js';

@@ -98,7 +98,7 @@ describe('bnas data', () => {
     const data = join(tempDir(), 'synth');
     await bnas('data', 'synth', '--count', '1', '--out', data);
     const again = await bnas('data', 'synth', '--count', '1', '--out', data);
-    expect(again.error?.message).toMatch(/not empty/);
+    expect(again.error?.message).toMatch(/already exists and holds/);
     const noShape = await bnas(
       'data',
       'preprocess',

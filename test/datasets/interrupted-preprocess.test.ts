@@ -152,10 +152,11 @@ describe('bnas data preprocess --out, interrupted', () => {
     expect(unwritable.stderr).toContain(`--out ${join(base, 'a-file', 'out')}: cannot create`);
     expect(unwritable.stderr).toContain('--out must be a new folder in a writable place');
     const isFile = await runToEnd(...preprocessArgs(data, join(base, 'a-file')));
-    expect(isFile.stderr).toContain(`${join(base, 'a-file')} is a file, not a folder`);
+    expect(isFile.stderr).toContain(`--out ${join(base, 'a-file')}: exists and is not a folder`);
     writeFileSync(join(base, 'kept.txt'), 'earlier results');
     const notEmpty = await runToEnd(...preprocessArgs(data, base));
-    expect(notEmpty.stderr).toContain(`${base} is not empty; bnas never overwrites: choose a new --out`);
+    expect(notEmpty.stderr).toContain(`--out ${base}: already exists and holds 2 file(s)`);
+    expect(notEmpty.stderr).toContain('bnas never overwrites results: choose a new --out');
     expect(readFileSync(join(base, 'kept.txt'), 'utf8')).toBe('earlier results');
     for (const r of [unwritable, isFile, notEmpty]) expect(r.stderr).not.toContain(imageName(7));
 

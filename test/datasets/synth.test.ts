@@ -62,7 +62,7 @@ describe('synthetic datasets', () => {
   it('refuses a non-empty folder', async () => {
     const out = join(tempDir(), 'x');
     await synthesizeDataset({ count: 1, outDir: out });
-    await expect(synthesizeDataset({ count: 1, outDir: out })).rejects.toThrow(/is not empty/);
+    await expect(synthesizeDataset({ count: 1, outDir: out })).rejects.toThrow(/already exists and holds/);
     await expect(synthesizeDataset({ count: 0, outDir: join(tempDir(), 'y') })).rejects.toThrow(
       /positive integer/,
     );
