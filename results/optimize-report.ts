@@ -5,6 +5,7 @@
  */
 import { basename } from 'node:path';
 import type { MachineDescription } from '../common/machine.js';
+import { escapeXml } from '../common/text.js';
 import type { PickName, PickRules } from '../nas/search/types.js';
 
 export type OptimizeModelName = 'baseline' | PickName;
@@ -163,10 +164,6 @@ export function markdownReport(report: OptimizeReport): string {
   for (const [k, v] of Object.entries(report.settings)) lines.push(`- ${k}: ${v}`);
   lines.push('', `Started ${report.started}, finished ${report.finished}.`, '');
   return lines.join('\n');
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Round tick step for a span: 1, 2 or 5 × 10^k, about `count` ticks. */

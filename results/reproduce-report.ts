@@ -3,6 +3,7 @@
  * ratios Intel published for its BootstrapNAS MLPerf v2.0 submission.
  */
 import type { MachineDescription } from '../common/machine.js';
+import { escapeXml } from '../common/text.js';
 
 export interface ReproduceRow {
   model: string;
@@ -79,10 +80,6 @@ export function markdownTable(report: ReproduceReport): string {
   for (const [k, v] of Object.entries(report.settings)) lines.push(`- ${k}: ${v}`);
   lines.push('', `Started ${report.started}, finished ${report.finished}.`, '');
   return lines.join('\n');
-}
-
-function escapeXml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** Grouped bars: per variant, our Offline ratio to ResNet-50 beside Intel's, per precision. */

@@ -4,6 +4,8 @@
  * small grey dot, the Pareto front a blue line with markers, the picks labelled rings, the baseline a
  * labelled diamond, and the accuracy floors (baseline − drop) dashed horizontal lines.
  */
+
+import { escapeXml } from '../../common/text.js';
 import { DEFAULT_PICK_RULES, type Objectives } from '../../nas/search/types.js';
 
 export interface ParetoSvgInput {
@@ -34,15 +36,6 @@ const FRONT_COLOR = '#1f77b4';
 const POINT_COLOR = '#a0a0a0';
 /** A white outline behind labels drawn over markers. */
 const HALO = 'stroke="white" stroke-width="3" paint-order="stroke"';
-
-function escapeXml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
-}
 
 /** A drop in points: one decimal, or as many as it has. */
 const dropText = (d: number) => (Number(d.toFixed(1)) === d ? d.toFixed(1) : String(d));
