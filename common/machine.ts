@@ -1,6 +1,6 @@
 /** A description of the machine a result was measured on: what people need to compare runs. */
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
+import os, { freemem } from 'node:os';
 
 export interface MachineDescription {
   hostname: string;
@@ -36,4 +36,14 @@ export function describeMachine(): MachineDescription {
     node: process.version,
     cpuFlags: flags,
   };
+}
+
+/**
+ * Memory this process may still use: the kernel's MemAvailable (os.freemem), or what is left of
+ * a cgroup limit when that is lower.
+ */
+export function availableMemoryBytes(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const limit = constrained > 0 ? constrained - process.memoryUsage().rss : Number.POSITIVE_INFINITY;
+  return Math.min(freemem(), limit);
 }

@@ -7,7 +7,6 @@
  * instead of letting the kernel kill the process mid-run.
  */
 import { statSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { loadModel } from '../onnx/io.js';
 import type { Node } from '../onnx/ir.js';
 import { inferShapes } from '../onnx/shapes.js';
@@ -169,13 +168,6 @@ export function estimateSutMemory(profile: ModelMemoryProfile, plan: SutMemoryPl
     perWorkerBytes,
     perWorkerBatchBytes,
   };
-}
-
-/** Memory this process may still use: the kernel's MemAvailable, or a cgroup limit when lower. */
-export function availableMemoryBytes(): number {
-  const constrained = process.constrainedMemory?.() ?? 0;
-  const limit = constrained > 0 ? constrained - process.memoryUsage().rss : Number.POSITIVE_INFINITY;
-  return Math.min(freemem(), limit);
 }
 
 /** 1.5 GB, 602.1 kB, …: decimal units, one decimal. */

@@ -3,6 +3,7 @@
  * performance set, and the onnxruntime SUT started once. `run` makes one LoadGen test; drivers
  * such as find-qps and reproduce make many with the same sessions.
  */
+import { availableMemoryBytes } from '../common/machine.js';
 import { ensurePreprocessed } from '../datasets/cache.js';
 import { modelPreprocessSpec } from '../datasets/model-info.js';
 import { type PreprocessOverrides, type PreprocessSpec, sampleShape } from '../datasets/preprocess-spec.js';
@@ -11,7 +12,6 @@ import { roundRules } from './loadgen/rounds.js';
 import { deriveEffectiveSettings, loadTestSettings, resetConfLoadCount } from './loadgen/settings.js';
 import type { Scenario, TestMode } from './loadgen/types.js';
 import {
-  availableMemoryBytes,
   checkSutMemory,
   estimateSutMemory,
   modelMemoryProfile,

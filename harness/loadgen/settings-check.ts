@@ -5,7 +5,6 @@
  * never ends (target_qps = 0), dies in V8 (samples_per_query = 0) or fails on a huge allocation;
  * here they are refused with the key, the file and the line that set them.
  */
-import { freemem } from 'node:os';
 import { cStrtod, cStrtoull, type SettingOrigin, type SettingOrigins } from './config.js';
 import { fixedPeriodNs, MAX_PLANNED_SAMPLES, type PhaseSize } from './schedule-size.js';
 import type { EffectiveSettings, Scenario, TestSettings } from './types.js';
@@ -319,13 +318,6 @@ function describeKey(k: Contributor, check: ScheduleCheck): string {
   const origin = check.origins.get(k.field);
   if (origin) return `${origin.key} = ${origin.token} (${where(origin)})`;
   return `${k.name} = ${k.confValue(check.requested)} (LoadGen default)`;
-}
-
-/** Memory this process may still use: the kernel's available memory, or a cgroup limit when lower. */
-export function availableMemoryBytes(): number {
-  const constrained = process.constrainedMemory?.() ?? 0;
-  const limit = constrained > 0 ? constrained - process.memoryUsage().rss : Number.POSITIVE_INFINITY;
-  return Math.min(freemem(), limit);
 }
 
 function formatBytes(bytes: number): string {

@@ -3,6 +3,7 @@
  * derivation LoadGen logs as effective_* (§4, C++ TestSettingsInternal).
  */
 import { existsSync } from 'node:fs';
+import { availableMemoryBytes } from '../../common/machine.js';
 import {
   applyConf,
   type ConfType,
@@ -13,7 +14,7 @@ import {
 } from './config.js';
 import { roundRules } from './rounds.js';
 import { estimateTestSize, type QslCounts } from './schedule-size.js';
-import { availableMemoryBytes, checkSchedule, checkSettingValues } from './settings-check.js';
+import { checkSchedule, checkSettingValues } from './settings-check.js';
 import type {
   EffectiveSettings,
   LogIssue,
