@@ -5,8 +5,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256Hex } from '../../common/files.js';
 import { imagenetAccuracyFromFiles } from '../imagenet-accuracy.js';
-import { accuracyTxtWithHash, sha256Hex, TRUNCATION_MARK, truncateAccuracyLog } from './accuracy-log.js';
+import { accuracyTxtWithHash, TRUNCATION_MARK, truncateAccuracyLog } from './accuracy-log.js';
 import type { AccuracySource } from './options.js';
 import { ACCURACY_JSON, ACCURACY_TXT, requireFile } from './read-run.js';
 import type { SubmissionRound } from './round-layout.js';
@@ -49,7 +50,7 @@ export function prepareAccuracy(
       `${jsonPath} is already truncated (it holds "${TRUNCATION_MARK.trim()}"); package from the run folder with the full log`,
     );
   }
-  const hash = sha256Hex(full);
+  const hash = sha256Hex(full); // get_hash() of truncate_accuracy_log.py
   const txtPath = join(dir, ACCURACY_TXT);
   const existing = existsSync(txtPath) ? readAccuracyTxt(txtPath) : undefined;
   let accuracyLine: string;

@@ -2,7 +2,6 @@
  * The packaged accuracy log, exactly as tools/submission/truncate_accuracy_log.py of the round
  * makes it: the sha256 of the full log appended to accuracy.txt, and the log cut to its two ends.
  */
-import { createHash } from 'node:crypto';
 import { roundLayout, type SubmissionRound } from './round-layout.js';
 
 /** Bytes kept from each end of the accuracy log. */
@@ -11,11 +10,6 @@ export const VIEWABLE_SIZE = 4096;
 export const MAX_ACCURACY_LOG_SIZE = 10 * 1024;
 /** What the script puts between the two ends of a truncated log. */
 export const TRUNCATION_MARK = '\n\n...\n\n';
-
-/** sha256 hex digest, as get_hash() of the script. */
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /** Python text-mode reading: universal newlines turn "\r\n" and a lone "\r" into "\n". */
 function universalNewlines(s: string): string {

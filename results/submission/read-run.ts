@@ -5,9 +5,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sha256File } from '../../common/files.js';
 import { MLPERF_CONF_V20 } from '../../harness/loadgen/conf/mlperf-v20.js';
 import type { Scenario } from '../../harness/loadgen/types.js';
-import { sha256Hex } from './accuracy-log.js';
 import { roundLayout, type SubmissionRound } from './round-layout.js';
 
 export const SUMMARY = 'mlperf_log_summary.txt';
@@ -172,8 +172,7 @@ export function confText(
     const used = name === 'user.conf' ? record.args?.conf : record.args?.mlperfConf;
     if (used) {
       const input = record.inputs?.find((i) => i.path === used);
-      if (input && existsSync(used) && sha256Hex(readFileSync(used)) === input.sha256)
-        return readFileSync(used, 'utf8');
+      if (input && existsSync(used) && sha256File(used) === input.sha256) return readFileSync(used, 'utf8');
     } else if (name === 'mlperf.conf' && round === 'v2.0') {
       return MLPERF_CONF_V20;
     }

@@ -3,10 +3,9 @@
  * (CPU, caches, memory, storage, OS, software stack), for an open-division CPU-only system.
  */
 import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../common/paths.js';
+import { bnasVersion, onnxruntimeVersion } from '../../common/versions.js';
 import { roundLayout, type SubmissionRound } from './round-layout.js';
 
 export type SystemStatus = 'available' | 'preview' | 'rdi';
@@ -114,15 +113,6 @@ function operatingSystem(): string {
   return pretty ? `${pretty} (${kernel})` : kernel;
 }
 
-function packageVersion(name: string): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    return (require(`${name}/package.json`) as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
-}
-
 function networkCardCount(): string {
   try {
     // Interfaces backed by a device (physical or virtio NICs), not lo, bridges or veths.
@@ -154,8 +144,9 @@ export interface SystemDescriptionOptions {
  */
 export function describeThisSystem(options: SystemDescriptionOptions): Record<string, unknown> {
   const cpu = cpuInfo();
-  const ort = packageVersion('onnxruntime-node');
-  const bnas = readBnasVersion();
+  const installedOrt = onnxruntimeVersion();
+  const ort = installedOrt === 'unknown' ? undefined : installedOrt;
+  const bnas = bnasVersion();
   let storage = 'N/A';
   try {
     const fs = statfsSync(options.storagePath ?? process.cwd());
@@ -213,13 +204,4 @@ export function describeThisSystem(options: SystemDescriptionOptions): Record<st
   for (const key of roundLayout(options.round).systemKeys) out[key] = values[key];
   for (const [key, value] of Object.entries(options.overrides ?? {})) out[key] = value;
   return out;
-}
-
-function readBnasVersion(): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string })
-      .version;
-  } catch {
-    return undefined;
-  }
 }
