@@ -24,12 +24,13 @@
  * sub-network mixes aligned and unaligned widths, executor overhead per node) is for the fit of
  * verify.ts (real ≈ a + b·LUT).
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
+import { sha256Hex } from '../../common/files.js';
+import { onnxruntimeVersion } from '../../common/versions.js';
 import { serializeModel } from '../../onnx/io.js';
 import { type Attribute, Graph, Model, Node } from '../../onnx/ir.js';
 import { createSession, type SessionSettings } from '../../onnx/session.js';
@@ -397,7 +398,7 @@ export function machineInfo(): MachineInfo {
     platform: process.platform,
     arch: process.arch,
     node: process.version,
-    onnxruntime: ort.env.versions.node ?? ort.env.versions.common ?? 'unknown',
+    onnxruntime: onnxruntimeVersion(),
   };
 }
 
@@ -465,7 +466,7 @@ export interface BuildOptions {
 
 /** sha256 of the serialized model: what a table is made for. */
 export function modelSha256(model: Model): string {
-  return createHash('sha256').update(serializeModel(model)).digest('hex');
+  return sha256Hex(serializeModel(model));
 }
 
 /**
