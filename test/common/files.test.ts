@@ -1,6 +1,5 @@
 /** common/files.ts: atomic writes, build-once, sha256 digests and run timestamps. */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -12,16 +11,9 @@ import {
   writeFileAtomic,
   writeFileAtomicAsync,
 } from '../../common/files.js';
+import { removeTempDirs, tempDir } from '../temp-dirs.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bnas-files-'));
-  dirs.push(dir);
-  return dir;
-}
+afterAll(removeTempDirs);
 
 const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

@@ -1,19 +1,11 @@
 /** common/run-folder.ts: a run's output folder is new or empty, writable, and never overwritten. */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkNewOrEmptyFolder, claimOutputFolder, releaseOutputFolder } from '../../common/run-folder.js';
+import { removeTempDirs, tempDir } from '../temp-dirs.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bnas-run-folder-'));
-  dirs.push(dir);
-  return dir;
-}
+afterAll(removeTempDirs);
 
 describe('checkNewOrEmptyFolder', () => {
   it('accepts a missing path and an empty folder, creating nothing', () => {

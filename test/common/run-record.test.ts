@@ -2,22 +2,14 @@
  * common/run-record.ts: every command's bnas_run.json carries the same stamp (bnas version,
  * machine, finish time) whatever the shape of what the command records.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RUN_RECORD, writeRunRecord } from '../../common/run-record.js';
 import { REPO_ROOT } from '../paths.js';
+import { removeTempDirs, tempDir } from '../temp-dirs.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bnas-run-record-'));
-  dirs.push(dir);
-  return dir;
-}
+afterAll(removeTempDirs);
 
 const VERSION = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version as string;
 const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
