@@ -19,7 +19,7 @@ export interface WarmupCosineOptions {
   readonly minLr?: number;
   /** W; default 0 (no warm-up) */
   readonly warmupSteps?: number;
-  /** f: the warm-up starts at f · baseLr; in (0, 1], default 0.1 (PyTorch's LinearLR needs f > 0) */
+  /** f: the warm-up starts at f · baseLr; in (0, 1] as LinearLR needs; default 0.1 (LinearLR's is 1/3) */
   readonly warmupStartFactor?: number;
   /** T: the step at which the cosine reaches minLr; greater than warmupSteps */
   readonly totalSteps: number;

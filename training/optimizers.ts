@@ -294,6 +294,7 @@ export class Sgd extends PerParameterOptimizer {
  * torch.optim.AdamW (amsgrad off), per parameter at its step t:
  * p = p·(1 − lr·wd); m = m + (1 − β1)·(g − m); v = β2·v + (1 − β2)·g²;
  * p = p − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε).
+ * The m update is PyTorch 2's lerp; PyTorch 1.x writes it β1·m + (1 − β1)·g, equal up to rounding.
  */
 export class AdamW extends PerParameterOptimizer {
   readonly kind = 'adamw';
