@@ -1,13 +1,11 @@
 /** Small models and data for the calibration tests. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Architecture, builtinArch, parseArchitecture } from '../../nas/zoo/arch.js';
 import { buildModel } from '../../nas/zoo/build.js';
 import { syntheticImages } from '../../nas/zoo/calibrate.js';
 import { Rng } from '../../nas/zoo/rng.js';
 import { attr, Graph, Model } from '../../onnx/ir.js';
 import { DataType, floatTensor } from '../../onnx/tensor.js';
+import { tempDir as makeTempDir } from '../temp-dirs.js';
 
 /** A ResNet-style net small enough to build, calibrate and run in milliseconds. */
 export const TINY = {
@@ -95,17 +93,10 @@ export function addConv(
   return name;
 }
 
-const made: string[] = [];
+export { removeTempDirs } from '../temp-dirs.js';
 
-export function tempDir(prefix = 'bnas-calibration-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
-
-export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+/** A fresh empty folder under the OS temp dir (removed by removeTempDirs). */
+export const tempDir = (prefix = 'bnas-calibration-'): string => makeTempDir(prefix);
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let ab = 0;

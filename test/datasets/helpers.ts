@@ -1,8 +1,8 @@
 /** Shared helpers of the dataset tests: fixture paths and temporary folders. */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, TEST_FIXTURES } from '../paths.js';
+import { tempDir as makeTempDir } from '../temp-dirs.js';
 
 export const PREPROCESS_FIXTURES = join(TEST_FIXTURES, 'preprocess');
 
@@ -10,17 +10,10 @@ export const fixture = (name: string): string => join(PREPROCESS_FIXTURES, name)
 
 export const FASHION_MNIST_VAL = join(REPO_ROOT, 'datasets', 'fixtures', 'fashion-mnist', 'val');
 
-const made: string[] = [];
+export { removeTempDirs } from '../temp-dirs.js';
 
-export function tempDir(prefix = 'bnas-datasets-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
-
-export function removeTempDirs(): void {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+/** A fresh empty folder under the OS temp dir (removed by removeTempDirs). */
+export const tempDir = (prefix = 'bnas-datasets-'): string => makeTempDir(prefix);
 
 /** Largest |a[i] - b[i]|, for messages. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -3,8 +3,7 @@
  * temporary folder and read back what it wrote (detail log records, summary, accuracy log, trace).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTest, type TestOutcome } from '../../../harness/loadgen/loadgen.js';
 import { roundRules } from '../../../harness/loadgen/rounds.js';
@@ -13,6 +12,7 @@ import type { Scenario, SystemUnderTest, TestMode } from '../../../harness/loadg
 import { createBuiltinSut, parseSutSpec } from '../../../harness/sut/builtin.js';
 import { IndexOnlyQsl } from '../../../harness/sut/index-qsl.js';
 import { REPO_ROOT } from '../../paths.js';
+import { tempDir as makeTempDir } from '../../temp-dirs.js';
 import { readFixture } from './reference-fixtures.js';
 
 export { REPO_ROOT };
@@ -26,19 +26,10 @@ export const LOG_FILES = [
   'mlperf_log_trace.json',
 ] as const;
 
-const createdTempDirs: string[] = [];
+export { removeTempDirs } from '../../temp-dirs.js';
 
 /** A fresh empty folder under the OS temp dir (removed by removeTempDirs). */
-export function tempDir(prefix = 'bnas-e2e-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  createdTempDirs.push(dir);
-  return dir;
-}
-
-/** Removes every folder tempDir made in this test file (call from afterAll). */
-export function removeTempDirs(): void {
-  for (const dir of createdTempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+export const tempDir = (prefix = 'bnas-e2e-'): string => makeTempDir(prefix);
 
 /** One :::MLLOG line, parsed as JSON. */
 export interface MllogRecord {
