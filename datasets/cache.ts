@@ -7,10 +7,10 @@
  * builds never touch each other's files and a complete folder never changes.
  * writePreprocessed() (write-preprocessed.ts) writes the same layout where the caller says.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
+import { sha256Hex } from '../common/files.js';
 import {
   claimFolder,
   createBuildFolder,
@@ -66,9 +66,7 @@ function shapePrefix(spec: PreprocessSpec): string {
  * `contentSha256` covers val_map.txt and every image's bytes (datasetContentSha256).
  */
 export function cacheFolderName(datasetPath: string, contentSha256: string, spec: PreprocessSpec): string {
-  const hash = createHash('sha256')
-    .update(canonicalJson({ dataset: datasetPath, contentSha256, preset: spec.preset, spec }))
-    .digest('hex');
+  const hash = sha256Hex(canonicalJson({ dataset: datasetPath, contentSha256, preset: spec.preset, spec }));
   return `${shapePrefix(spec)}${hash.slice(0, 24)}`;
 }
 

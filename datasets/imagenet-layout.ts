@@ -5,9 +5,9 @@
  * list file and the line. Also calibration lists (MLPerf's cal_image_list_option_*.txt): one
  * image file name per line.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
+import { sha256Hex } from '../common/files.js';
 
 export const VAL_MAP = 'val_map.txt';
 
@@ -165,7 +165,7 @@ export function readImageNetFolder(dir: string, options: { checkFiles?: boolean 
   return {
     dir,
     valMapPath,
-    valMapSha256: createHash('sha256').update(bytes).digest('hex'),
+    valMapSha256: sha256Hex(bytes),
     samples,
   };
 }
