@@ -31,6 +31,13 @@ export interface GraphWriter {
   staticShape(value: string, node: Node, axes?: number[]): number[];
   /** The batch-statistics update of a state tensor (e.g. BN running mean): becomes a graph output. */
   updateState(stateName: string, newValue: string): void;
+  /** The default-domain opset of the graph being written (the ops a rule emits must exist in it). */
+  readonly opset: number;
+  /**
+   * Raises the graph's opset to `version` when it is lower (e.g. ScatterElements' reduction needs
+   * 16); throws naming `node` when the model is older than opset 13, where axes were attributes.
+   */
+  requireOpset(version: number, node: Node): void;
 }
 
 /**

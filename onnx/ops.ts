@@ -11,6 +11,7 @@
 import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
 import type { GradientRule } from './gradient-rule.js';
 import { convGradient } from './gradients/conv.js';
+import { gemmGradient, matMulGradient } from './gradients/linear.js';
 import type { ShapeRule } from './shape-context.js';
 import { SHAPE_RULES as S } from './shape-rules.js';
 
@@ -65,8 +66,8 @@ const CLASSIFIER_OUTPUT = 'classifier output: quantizing probabilities buys noth
 const CATALOGUE: Record<string, OpSpec> = {
   // Layers with weights
   Conv: { shape: S.conv, macs: convMacs, params: [1, 2], quantize: WEIGHTS, gradient: convGradient },
-  Gemm: { shape: S.gemm, macs: gemmMacs, params: 'all', quantize: WEIGHTS },
-  MatMul: { shape: S.matmul, macs: matmulMacs, params: 'all' },
+  Gemm: { shape: S.gemm, macs: gemmMacs, params: 'all', quantize: WEIGHTS, gradient: gemmGradient },
+  MatMul: { shape: S.matmul, macs: matmulMacs, params: 'all', gradient: matMulGradient },
   BatchNormalization: { shape: S.batchNorm, params: [1, 2] },
   InstanceNormalization: { shape: S.same, params: [1, 2] },
   PRelu: { shape: S.elementwise, params: [1] },

@@ -43,6 +43,8 @@ export interface TrainingGraphOptions {
   /** Which parameters to train (default: every float parameter input of the catalogue's ops). */
   trainable?: (name: string, tensor: Tensor) => boolean;
   mode?: Partial<TrainingMode>;
+  /** Graph inputs whose gradient is output too, as `grad/<input>` (gradient checks, input attributions). */
+  inputGradients?: string[];
 }
 
 export interface TrainingGraph {
@@ -51,6 +53,8 @@ export interface TrainingGraph {
   params: Map<string, Tensor>;
   /** Output name of each parameter's gradient. */
   gradOutputs: Map<string, string>;
+  /** Output name of the gradient of each input listed in `inputGradients`. */
+  inputGradOutputs: Map<string, string>;
   /** State tensors (graph inputs, e.g. BN running statistics) and the output with each one's update. */
   state: Map<string, { initial: Tensor; output: string }>;
   /** The scalar loss output. */
@@ -111,10 +115,17 @@ export function buildTrainingGraph(forward: Model, options: TrainingGraphOptions
       return options.trainable ? options.trainable(name, t) : true;
     }),
   );
-  if (trainable.size === 0) throw new Error('training graph: no trainable parameter');
+  const inputGradients = options.inputGradients ?? [];
+  for (const name of inputGradients) {
+    const input = g.realInputs().find((i) => i.name === name);
+    if (!input || input.elemType !== DataType.FLOAT)
+      throw new Error(`training graph: '${name}' is not a float graph input, so it has no gradient`);
+  }
+  if (trainable.size === 0 && inputGradients.length === 0)
+    throw new Error('training graph: no trainable parameter');
 
   // 1. Forward rewrites (MaxPool's Indices, BN on batch statistics...), node by node in order.
-  const builder = new GraphBuilder(g, inferShapes(model, { strict: true }));
+  const builder = new GraphBuilder(g, inferShapes(model, { strict: true }), model.opset('') ?? 13);
   const units: Unit[] = [];
   for (const node of [...g.nodes]) {
     const rule = ruleOf(node);
@@ -154,7 +165,7 @@ export function buildTrainingGraph(forward: Model, options: TrainingGraphOptions
   });
 
   // 3. Which values need a gradient: downstream of a parameter and upstream of a seed.
-  const dependsOnParam = new Set<string>(trainable);
+  const dependsOnParam = new Set<string>([...trainable, ...inputGradients]);
   for (const { node } of units) {
     if (node.inputs.some((i) => dependsOnParam.has(i))) for (const o of node.outputs) dependsOnParam.add(o);
   }
@@ -225,6 +236,24 @@ export function buildTrainingGraph(forward: Model, options: TrainingGraphOptions
     g.outputs.push({ name: output, elemType: DataType.FLOAT, shape: [...tensor.dims] });
     gradOutputs.set(name, output);
   }
+  const inputGradOutputs = new Map<string, string>();
+  for (const name of inputGradients) {
+    const output = `grad/${name}`;
+    const shape = g.realInputs().find((i) => i.name === name)!.shape;
+    const source =
+      gradientOf(name) ??
+      builder.op('ConstantOfShape', [builder.op('Shape', [name])], {
+        value: { type: 'tensor', value: floatTensor('zero', [1], [0]) },
+      });
+    g.addNode({
+      name: builder.fresh('Identity_node'),
+      opType: 'Identity',
+      inputs: [source],
+      outputs: [output],
+    });
+    g.outputs.push({ name: output, elemType: DataType.FLOAT, shape: shape ? [...shape] : null });
+    inputGradOutputs.set(name, output);
+  }
   const state = new Map<string, { initial: Tensor; output: string }>();
   for (const [name, update] of builder.stateUpdates) {
     const tensor = g.initializers.get(name);
@@ -243,5 +272,10 @@ export function buildTrainingGraph(forward: Model, options: TrainingGraphOptions
   }
   g.outputs.push({ name: loss, elemType: DataType.FLOAT, shape: [] });
   g.valueInfo = [];
-  return { model, params, gradOutputs, state, loss, lossInputs };
+  // Rules may have raised the opset (GraphWriter.requireOpset).
+  model.opsetImports = [
+    ...model.opsetImports.filter((o) => o.domain !== '' && o.domain !== 'ai.onnx'),
+    { domain: '', version: builder.opset },
+  ];
+  return { model, params, gradOutputs, inputGradOutputs, state, loss, lossInputs };
 }

@@ -18,6 +18,7 @@ export class GraphBuilder implements GraphWriter {
   constructor(
     readonly graph: Graph,
     public types: Map<string, TensorType>,
+    public opset = 13,
   ) {
     this.used = new Set([...graph.initializers.keys(), ...graph.inputs.map((i) => i.name)]);
     for (const n of graph.nodes) {
@@ -82,5 +83,16 @@ export class GraphBuilder implements GraphWriter {
 
   updateState(stateName: string, newValue: string): void {
     this.stateUpdates.set(stateName, newValue);
+  }
+
+  requireOpset(version: number, node: Node): void {
+    if (this.opset >= version) return;
+    // From 13 on, raising the opset keeps the meaning of the forward ops bnas supports (13 moved axes to inputs).
+    if (this.opset < 13) {
+      throw new Error(
+        `node ${node.describe()}: its gradient needs opset ${version} and the model is opset ${this.opset}; bnas raises the opset of models from 13 on only (convert the model to opset 13 or later)`,
+      );
+    }
+    this.opset = version;
   }
 }
