@@ -20,7 +20,8 @@ The network is models/fixture/fmnist_resnet.onnx rebuilt in PyTorch (scripts/fix
 in float64 with the ONNX initializers' exact float32 values and the graph's BN epsilon. Before writing
 anything the script runs the ONNX files with onnxruntime-node (node, from this repo's node_modules) on
 the same batch and requires the float64 logits (and the first residual block's output) to match
-onnxruntime's float32 ones within 1e-4, for the teacher and for the student.
+onnxruntime's float32 ones within 1e-4, for the teacher and for the student; and it compares a few
+of the cross-entropy gradients with float64 central differences.
 
 Batch: the first 8 lines of datasets/fixtures/fashion-mnist/train/val_map.txt, preprocessed as the
 model's metadata says ('plain': float32 (u8 / 255 - mean) / std, each step rounded to float32).
@@ -89,6 +90,8 @@ SGD_FULL_VALUES = ["stem.0.weight", "stem.1.weight", "fc.bias"]
 FIRST_VALUES = 32
 SGD_FIRST_VALUES = 16
 ORT_TOLERANCE = 1e-4
+FD_STEP = 1e-6
+FD_TOLERANCE = 1e-4
 SIGNIFICANT = 12  # digits kept for summary values (the comparisons are at 1e-4 relative)
 
 
@@ -265,6 +268,29 @@ def gradients(loss, logits, net, names):
     return as_array(grads[0]), {n: as_array(g) for n, g in zip(names, grads[1:])}
 
 
+def finite_difference_check(inits, bn_nodes, x, y, train, grads):
+    """Central differences in float64 on a few scalars: a guard on the wiring, not the reference.
+
+    Loose (FD_TOLERANCE): a step moves a few of the ~10^5 pre-activations across ReLU's kink, most of
+    all with batch statistics, where one stem weight moves every activation (smaller steps converge).
+    """
+    worst = 0.0
+    for name, index in (("fc.bias", 3), ("stem.0.weight", 5), ("stages.1.0.bn2.weight", 7),
+                        ("stages.2.1.conv2.weight", 1000)):
+        values = []
+        for step in (FD_STEP, -FD_STEP):
+            net = build_network(inits, bn_nodes)
+            with torch.no_grad():
+                dict(net.named_parameters())[name].view(-1)[index] += step
+                values.append(float(ce_loss(forward(net, x, train=train), y)))
+        numeric = (values[0] - values[1]) / (2 * FD_STEP)
+        analytic = float(grads[name].ravel()[index])
+        worst = max(worst, abs(numeric - analytic) / max(abs(analytic), 1e-3))
+    if not worst <= FD_TOLERANCE:
+        raise SystemExit(f"finite differences disagree with autograd ({'train' if train else 'eval'}): {worst}")
+    print(f"finite differences vs autograd, CE, BN {'train' if train else 'eval'}: worst relative {worst:.2g}")
+
+
 def rounded(values):
     return [float(f"{v:.{SIGNIFICANT}g}") for v in np.asarray(values, dtype=np.float64).ravel()]
 
@@ -380,6 +406,7 @@ def main():
     logits = forward(teacher, x, train=False)
     loss = ce_loss(logits, y)
     d_logits, ce_eval_grads = gradients(loss, logits, teacher, params)
+    finite_difference_check(inits, bn_nodes, x, y, False, ce_eval_grads)
     cases["ceEval"] = {"loss": float(loss), "bnMode": "eval", "logits": logits.detach().numpy().tolist(),
                        "dLogits": d_logits.tolist(),
                        "gradients": save_npy(f"{PREFIX}-grad-ce-eval.npy", flat(ce_eval_grads, params))}
@@ -394,6 +421,7 @@ def main():
             h.remove()
     loss = ce_loss(logits, y)
     d_logits, grads = gradients(loss, logits, train_net, params)
+    finite_difference_check(inits, bn_nodes, x, y, True, grads)
     running = {}
     for bn in bn_names:
         mean, var, count = stats[bn]
