@@ -10,6 +10,7 @@
  */
 import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
 import type { GradientRule } from './gradient-rule.js';
+import { batchNormGradient } from './gradients/batchnorm.js';
 import { convGradient } from './gradients/conv.js';
 import { gemmGradient, matMulGradient } from './gradients/linear.js';
 import type { ShapeRule } from './shape-context.js';
@@ -68,7 +69,7 @@ const CATALOGUE: Record<string, OpSpec> = {
   Conv: { shape: S.conv, macs: convMacs, params: [1, 2], quantize: WEIGHTS, gradient: convGradient },
   Gemm: { shape: S.gemm, macs: gemmMacs, params: 'all', quantize: WEIGHTS, gradient: gemmGradient },
   MatMul: { shape: S.matmul, macs: matmulMacs, params: 'all', gradient: matMulGradient },
-  BatchNormalization: { shape: S.batchNorm, params: [1, 2] },
+  BatchNormalization: { shape: S.batchNorm, params: [1, 2], gradient: batchNormGradient },
   InstanceNormalization: { shape: S.same, params: [1, 2] },
   PRelu: { shape: S.elementwise, params: [1] },
 

@@ -11,10 +11,11 @@
  *  - dB: ReduceSum of dY over every axis but the channels.
  *
  * Shapes: the spatial sizes of X must be static (flip pads, output_padding, tap slices); the batch
- * may stay symbolic. ReduceSum takes its axes as an input (opset >= 13).
+ * may stay symbolic.
  */
 import type { GradientRule, GraphWriter } from '../gradient-rule.js';
 import { attr, type Node } from '../ir.js';
+import { reduceSum } from './reduce.js';
 
 /** Everything about one Conv node the gradient needs, with auto_pad resolved to explicit pads. */
 export interface ConvGeometry {
@@ -230,11 +231,9 @@ function weightGradientGemm(g: ConvGeometry, x: string, dy: string, writer: Grap
 function weightGradientDepthwise(g: ConvGeometry, x: string, dy: string, writer: GraphWriter): string {
   const padded = padSpatial(g, x, writer);
   const size = paddedSize(g);
-  const reduceAxes = writer.ints([0, ...range(2, g.rank + 2)]);
+  const reduceAxes = [0, ...range(2, g.rank + 2)];
   const perTap = kernelTaps(g.kernel).map((tap) =>
-    writer.op('ReduceSum', [writer.op('Mul', [dy, tapSlice(g, padded, size, tap, writer)]), reduceAxes], {
-      keepdims: attr.int(1),
-    }),
+    reduceSum(writer, writer.op('Mul', [dy, tapSlice(g, padded, size, tap, writer)]), reduceAxes, true),
   );
   // Each is [1, C, 1, ...]; joined on the last axis the layout is C-major, taps-minor = [C, 1, k...].
   const joined =
@@ -318,9 +317,7 @@ export const convGradient: GradientRule = {
     if (wanted[0]) grads[0] = inputGradient(g, dy, w, writer);
     if (wanted[1]) grads[1] = weightGradient(g, x, dy, writer);
     if (wanted[2]) {
-      grads[2] = writer.op('ReduceSum', [dy, writer.ints([0, ...range(2, g.rank + 2)])], {
-        keepdims: attr.int(0),
-      });
+      grads[2] = reduceSum(writer, dy, [0, ...range(2, g.rank + 2)], false);
     }
     return grads;
   },
