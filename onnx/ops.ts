@@ -12,6 +12,17 @@ import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
 import type { GradientRule } from './gradient-rule.js';
 import { batchNormGradient } from './gradients/batchnorm.js';
 import { convGradient } from './gradients/conv.js';
+import {
+  addGradient,
+  clipGradient,
+  divGradient,
+  hardSigmoidGradient,
+  hardSwishGradient,
+  mulGradient,
+  reluGradient,
+  sigmoidGradient,
+  subGradient,
+} from './gradients/elementwise.js';
 import { gemmGradient, matMulGradient } from './gradients/linear.js';
 import type { ShapeRule } from './shape-context.js';
 import { SHAPE_RULES as S } from './shape-rules.js';
@@ -83,12 +94,12 @@ const CATALOGUE: Record<string, OpSpec> = {
   LRN: { shape: S.same },
 
   // Activations and other unary element-wise ops
-  Relu: { shape: S.same, quantize: FOLDABLE },
-  Clip: { shape: S.same, quantize: FOLDABLE },
+  Relu: { shape: S.same, quantize: FOLDABLE, gradient: reluGradient },
+  Clip: { shape: S.same, quantize: FOLDABLE, gradient: clipGradient },
   LeakyRelu: { shape: S.same },
-  Sigmoid: { shape: S.same },
-  HardSigmoid: { shape: S.same },
-  HardSwish: { shape: S.same },
+  Sigmoid: { shape: S.same, gradient: sigmoidGradient },
+  HardSigmoid: { shape: S.same, gradient: hardSigmoidGradient },
+  HardSwish: { shape: S.same, gradient: hardSwishGradient },
   Tanh: { shape: S.same },
   Elu: { shape: S.same },
   Selu: { shape: S.same },
@@ -115,10 +126,14 @@ const CATALOGUE: Record<string, OpSpec> = {
   Identity: { shape: S.identity, rearranges: true },
 
   // Broadcasting element-wise ops
-  Add: { shape: S.elementwise, quantize: { role: 'activations', absorbsActivation: true } },
-  Mul: { shape: S.elementwise, quantize: { role: 'activations' } },
-  Sub: { shape: S.elementwise },
-  Div: { shape: S.elementwise },
+  Add: {
+    shape: S.elementwise,
+    quantize: { role: 'activations', absorbsActivation: true },
+    gradient: addGradient,
+  },
+  Mul: { shape: S.elementwise, quantize: { role: 'activations' }, gradient: mulGradient },
+  Sub: { shape: S.elementwise, gradient: subGradient },
+  Div: { shape: S.elementwise, gradient: divGradient },
   Pow: { shape: S.elementwise },
   Max: { shape: S.elementwise },
   Min: { shape: S.elementwise },

@@ -58,21 +58,24 @@ export class SeededRandom {
 }
 
 /**
- * Standard normal values of the given dims; with `margin`, every |value| ≥ margin (ReLU kinks),
- * and with `distinct`, values spaced apart by at least `distinct` so max-pool windows have no ties.
+ * Normal values (standard deviation `scale`, default 1) of the given dims; with `margin`, none
+ * closer than that to a kink in `avoid` (default [0]: ReLU), so a finite-difference step stays
+ * on one side of it.
  */
 export function randomFeed(
   rng: SeededRandom,
   dims: number[],
-  options: { margin?: number; scale?: number } = {},
+  options: { scale?: number; margin?: number; avoid?: number[] } = {},
 ): Feed {
   const count = dims.reduce((a, b) => a * b, 1);
   const scale = options.scale ?? 1;
   const margin = options.margin ?? 0;
+  const avoid = options.avoid ?? [0];
   const data = new Float32Array(count);
   for (let i = 0; i < count; i++) {
-    const v = rng.normal();
-    data[i] = scale * (Math.sign(v) * margin + v);
+    let v = scale * rng.normal();
+    while (avoid.some((k) => Math.abs(v - k) < margin)) v = scale * rng.normal();
+    data[i] = v;
   }
   return { dims, data };
 }
