@@ -12,6 +12,7 @@ import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
 import type { GradientRule } from './gradient-rule.js';
 import { batchNormGradient } from './gradients/batchnorm.js';
 import { convGradient } from './gradients/conv.js';
+import { concatGradient, identityGradient, reshapeGradient } from './gradients/shape-ops.js';
 import {
   addGradient,
   clipGradient,
@@ -123,7 +124,7 @@ const CATALOGUE: Record<string, OpSpec> = {
   Sign: { shape: S.same },
   Not: { shape: S.same },
   Dropout: { shape: S.dropout },
-  Identity: { shape: S.identity, rearranges: true },
+  Identity: { shape: S.identity, rearranges: true, gradient: identityGradient },
 
   // Broadcasting element-wise ops
   Add: {
@@ -169,12 +170,13 @@ const CATALOGUE: Record<string, OpSpec> = {
     shape: S.flatten,
     rearranges: true,
     keptFloat: 'no 8-bit Flatten in onnxruntime; it reshapes the dequantized values (cost negligible)',
+    gradient: reshapeGradient,
   },
-  Reshape: { shape: S.reshape, rearranges: true, quantize: SHARES_INPUT },
+  Reshape: { shape: S.reshape, rearranges: true, quantize: SHARES_INPUT, gradient: reshapeGradient },
   Transpose: { shape: S.transpose, rearranges: true, quantize: SHARES_INPUT },
   Squeeze: { shape: S.squeeze, rearranges: true, quantize: SHARES_INPUT },
   Unsqueeze: { shape: S.unsqueeze, rearranges: true, quantize: SHARES_INPUT },
-  Concat: { shape: S.concat, quantize: { role: 'joins' } },
+  Concat: { shape: S.concat, quantize: { role: 'joins' }, gradient: concatGradient },
   Pad: { shape: S.pad },
   Slice: { shape: S.slice },
   Gather: { shape: S.gather, keptFloat: 'not quantized by bnas' },

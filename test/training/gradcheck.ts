@@ -116,6 +116,22 @@ export function projectionLoss(seed = 7, values?: string[]): LossBuilder {
   };
 }
 
+/** The loss ½·Σ Y² over the chosen forward values (default: the model's outputs), seeds Y: works with symbolic shapes. */
+export function sumOfSquaresLoss(values?: string[]): LossBuilder {
+  return {
+    build(writer, io) {
+      const seeds = new Map<string, string>();
+      const terms: string[] = [];
+      for (const value of values ?? io.outputs) {
+        seeds.set(value, value);
+        terms.push(reduceSum(writer, writer.op('Mul', [value, value]), undefined, false));
+      }
+      const total = terms.length === 1 ? terms[0] : writer.op('Sum', terms);
+      return { loss: writer.op('Mul', [total, writer.scalar(0.5)]), seeds };
+    },
+  };
+}
+
 export interface TrainingRun {
   loss: number;
   /** Gradient of each trainable parameter. */
