@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { TrainingMode } from '../../onnx/gradient-rule.js';
-import { attr } from '../../onnx/ir.js';
+import { attr, Model } from '../../onnx/ir.js';
+import { DataType, floatTensor } from '../../onnx/tensor.js';
+import { randomFeed as engineFeed, gradcheck, SeededRandom } from './gradcheck.js';
 import { dot, expectGradClose, type Feed, randomFeed, runRule } from './rule-harness.js';
 
 interface BnCase {
@@ -178,4 +180,83 @@ describe('BatchNormalization gradient, what is computed', () => {
     expectGradClose(run.grads[0], finiteDifferences(c, p, r, 'x'), 'dX', 1e-4);
     expect(run.emittedOps).not.toContain('ReduceSum');
   });
+});
+
+/** x -> [Conv 3x3 s2 p1 ->] BatchNormalization [-> Conv 3x3 s1 p1] -> y, parameters as initializers. */
+function bnModel(rng: SeededRandom, withConvs: boolean): Model {
+  const m = new Model();
+  m.opsetImports = [{ domain: '', version: 13 }];
+  const g = m.graph;
+  const C = 4;
+  const param = (name: string, dims: number[], offset = 0, spread = 1) =>
+    g.addInitializer(
+      floatTensor(
+        name,
+        dims,
+        (engineFeed(rng, dims).data as Float32Array).map((v) => offset + spread * v),
+      ),
+    );
+  g.inputs = [{ name: 'x', elemType: DataType.FLOAT, shape: withConvs ? [3, 2, 9, 7] : [3, C, 5, 6] }];
+  const conv = { pads: attr.ints([1, 1, 1, 1]) };
+  let bnInput = 'x';
+  if (withConvs) {
+    param('w1', [C, 2, 3, 3]);
+    param('b1', [C]);
+    g.addNode({
+      name: 'conv1',
+      opType: 'Conv',
+      inputs: ['x', 'w1', 'b1'],
+      outputs: ['h'],
+      attributes: { ...conv, strides: attr.ints([2, 2]) },
+    });
+    bnInput = 'h';
+  }
+  param('scale', [C], 1, 0.3);
+  param('bias', [C], 0, 0.3);
+  param('mean', [C], 0, 0.3);
+  param('var', [C], 1.5, 0.3);
+  g.addNode({
+    name: 'bn',
+    opType: 'BatchNormalization',
+    inputs: [bnInput, 'scale', 'bias', 'mean', 'var'],
+    outputs: ['z'],
+  });
+  let output = 'z';
+  if (withConvs) {
+    param('w2', [3, C, 3, 3]);
+    g.addNode({ name: 'conv2', opType: 'Conv', inputs: ['z', 'w2'], outputs: ['y'], attributes: conv });
+    output = 'y';
+  }
+  g.outputs = [{ name: output, elemType: DataType.FLOAT, shape: null }];
+  return m;
+}
+
+describe('BatchNormalization gradient through the engine', () => {
+  for (const batchNorm of ['train', 'frozen'] as const)
+    for (const withConvs of [false, true])
+      it(`${batchNorm}${withConvs ? ', between two Convs' : ''}: gradcheck, and the state it updates`, async () => {
+        const rng = new SeededRandom(withConvs ? 31 : 30);
+        const model = bnModel(rng, withConvs);
+        const mean = model.graph.initializers.get('mean')!;
+        const variance = model.graph.initializers.get('var')!;
+        const report = await gradcheck({
+          model,
+          mode: { batchNorm, momentum: 0.1 },
+          inputGradients: ['x'],
+          // Training mode makes the running statistics graph inputs (state).
+          feeds:
+            batchNorm === 'train'
+              ? {
+                  mean: { dims: [4], data: mean.data as Float32Array },
+                  var: { dims: [4], data: variance.data as Float32Array },
+                }
+              : {},
+          seed: 6,
+        });
+        expect(report.failures).toEqual([]);
+        expect([...report.grads.keys()].sort()).toEqual(
+          withConvs ? ['b1', 'bias', 'scale', 'w1', 'w2'] : ['bias', 'scale'],
+        );
+        expect([...report.graph.state.keys()].sort()).toEqual(batchNorm === 'train' ? ['mean', 'var'] : []);
+      });
 });
