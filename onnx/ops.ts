@@ -12,6 +12,7 @@ import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
 import type { GradientRule } from './gradient-rule.js';
 import { batchNormGradient } from './gradients/batchnorm.js';
 import { convGradient } from './gradients/conv.js';
+import { averagePoolGradient, globalAveragePoolGradient, maxPoolGradient } from './gradients/pooling.js';
 import { concatGradient, identityGradient, reshapeGradient } from './gradients/shape-ops.js';
 import {
   addGradient,
@@ -86,10 +87,10 @@ const CATALOGUE: Record<string, OpSpec> = {
   PRelu: { shape: S.elementwise, params: [1] },
 
   // Pooling
-  MaxPool: { shape: S.pool, quantize: SHARES_INPUT },
-  AveragePool: { shape: S.pool, quantize: OWN_RANGE },
+  MaxPool: { shape: S.pool, quantize: SHARES_INPUT, gradient: maxPoolGradient },
+  AveragePool: { shape: S.pool, quantize: OWN_RANGE, gradient: averagePoolGradient },
   LpPool: { shape: S.pool },
-  GlobalAveragePool: { shape: S.globalPool, quantize: OWN_RANGE },
+  GlobalAveragePool: { shape: S.globalPool, quantize: OWN_RANGE, gradient: globalAveragePoolGradient },
   GlobalMaxPool: { shape: S.globalPool },
   GlobalLpPool: { shape: S.globalPool },
   LRN: { shape: S.same },
