@@ -12,8 +12,6 @@ import { convMacs, gemmMacs, type MacsRule, matmulMacs } from './cost-rules.js';
 import type { GradientRule } from './gradient-rule.js';
 import { batchNormGradient } from './gradients/batchnorm.js';
 import { convGradient } from './gradients/conv.js';
-import { averagePoolGradient, globalAveragePoolGradient, maxPoolGradient } from './gradients/pooling.js';
-import { concatGradient, identityGradient, reshapeGradient } from './gradients/shape-ops.js';
 import {
   addGradient,
   clipGradient,
@@ -26,6 +24,8 @@ import {
   subGradient,
 } from './gradients/elementwise.js';
 import { gemmGradient, matMulGradient } from './gradients/linear.js';
+import { averagePoolGradient, globalAveragePoolGradient, maxPoolGradient } from './gradients/pooling.js';
+import { concatGradient, identityGradient, reshapeGradient } from './gradients/shape-ops.js';
 import type { ShapeRule } from './shape-context.js';
 import { SHAPE_RULES as S } from './shape-rules.js';
 
