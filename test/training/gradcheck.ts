@@ -14,9 +14,9 @@ import * as ort from 'onnxruntime-node';
 import { cloneModel } from '../../onnx/clone.js';
 import { reduceSum } from '../../onnx/gradients/reduce.js';
 import { serializeModel } from '../../onnx/io.js';
-import type { Model } from '../../onnx/ir.js';
+import { type Dim, Graph, Model, type NodeSpec } from '../../onnx/ir.js';
 import { createSession } from '../../onnx/session.js';
-import { DataType, floatTensor } from '../../onnx/tensor.js';
+import { DataType, floatTensor, type Tensor } from '../../onnx/tensor.js';
 import {
   buildTrainingGraph,
   type LossBuilder,
@@ -29,6 +29,30 @@ export interface Feed {
   data: Float32Array | BigInt64Array;
 }
 export type Feeds = Record<string, Feed>;
+
+export interface ModelSpec {
+  inputs: { name: string; shape: Dim[] }[];
+  initializers?: Tensor[];
+  nodes: NodeSpec[];
+  outputs: string[];
+  /** Default-domain opset (default 13). */
+  opset?: number;
+}
+
+/** A small float model from its nodes (node names default to their first output). */
+export function buildModel(spec: ModelSpec): Model {
+  const model = new Model();
+  model.irVersion = 8;
+  model.opsetImports = [{ domain: '', version: spec.opset ?? 13 }];
+  const g = new Graph();
+  g.name = 'gradcheck-model';
+  g.inputs = spec.inputs.map((i) => ({ name: i.name, elemType: DataType.FLOAT, shape: i.shape }));
+  for (const t of spec.initializers ?? []) g.addInitializer(t);
+  for (const node of spec.nodes) g.addNode({ name: node.outputs[0], ...node });
+  g.outputs = spec.outputs.map((name) => ({ name, elemType: 0, shape: null }));
+  model.graph = g;
+  return model;
+}
 
 /** Seeded random numbers (mulberry32; normals by Box–Muller). */
 export class SeededRandom {
