@@ -26,7 +26,7 @@ import { monotonicNowNs } from '../harness/loadgen/clock.js';
 import type { CompletionSink, QuerySamples, SystemUnderTest } from '../harness/loadgen/types.js';
 import { ModelRunner } from '../harness/model-runner.js';
 import { p99Of, searchServerQps } from '../harness/server-search.js';
-import { pipelineSut } from '../pipelines/benchmark.js';
+import { pipelineSut } from '../harness/sut-settings.js';
 
 const minutes = Number(process.env.BNAS_SOAK_MINUTES ?? 10);
 const fraction = Number(process.env.BNAS_SOAK_FRACTION ?? 0.8);

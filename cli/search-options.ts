@@ -6,7 +6,7 @@ import { packageRoot } from '../common/paths.js';
 import { parsePickRules } from '../nas/search/picks.js';
 import { DEFAULT_PICK_RULES, type SearchOptions } from '../nas/search/types.js';
 import { progressBar } from './progress.js';
-import { checkSutArgs } from './sut-options.js';
+import { checkSutArgs, withSutOptions } from './sut-options.js';
 
 export interface SearchArgs {
   model?: string;
@@ -35,7 +35,8 @@ export function fixturePaths(): { model: string; train: string; val: string } {
 }
 
 export function withSearchOptions<T>(y: Argv<T>): Argv<T> {
-  return y
+  // The SUT of the latency table, the end-to-end checks and the benchmarks.
+  return withSutOptions(y, { workersDefault: `cores (${availableParallelism()})`, threads: 1, batch: 16 })
     .option('model', {
       type: 'string',
       describe: 'Pre-trained FP32 ONNX classifier (the baseline)',
@@ -64,13 +65,6 @@ export function withSearchOptions<T>(y: Argv<T>): Argv<T> {
       default: 20,
       describe: 'Most NSGA-II generations (the budget may end the search sooner)',
     })
-    .option('workers', {
-      type: 'number',
-      describe: 'Worker sessions of the SUT (latency table, end-to-end checks and benchmarks)',
-      defaultDescription: `cores (${availableParallelism()})`,
-    })
-    .option('threads', { type: 'number', default: 1, describe: 'Intra-op threads per worker session' })
-    .option('batch', { type: 'number', default: 16, describe: 'Largest batch per session run' })
     .option('rules', {
       type: 'string',
       describe: `Pick rules: a, c = top-1 drop (points) of BNAS-A/C, b = BNAS-B's speed-up (default "a=${DEFAULT_PICK_RULES.aDrop},c=${DEFAULT_PICK_RULES.cDrop},b=${DEFAULT_PICK_RULES.bSpeedup}")`,

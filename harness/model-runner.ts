@@ -21,18 +21,10 @@ import { PreprocessedQsl } from './qsl/preprocessed-qsl.js';
 import { createOnnxSut } from './sut/onnx-sut.js';
 import type { PoolSut } from './sut/pool-sut.js';
 import { SampleStore } from './sut/sample-store.js';
+import type { SutSettings } from './sut-settings.js';
 
 /** Samples the store holds unless told otherwise: the largest performance set of the QSL. */
 const DEFAULT_STORE_CAPACITY = 1024;
-
-export interface SutSettings {
-  workers: number;
-  threadsPerWorker: number;
-  batchSize: number;
-  maxBatchWaitUs: number;
-  spinning: boolean;
-  pin: boolean;
-}
 
 export interface OpenModelOptions {
   modelPath: string;

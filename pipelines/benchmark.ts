@@ -6,31 +6,12 @@
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/files.js';
-import { ModelRunner, type SutSettings } from '../harness/model-runner.js';
+import { ModelRunner } from '../harness/model-runner.js';
 import { searchServerQps } from '../harness/server-search.js';
+import { describeSut, type SutSettings } from '../harness/sut-settings.js';
 import { imagenetAccuracyFromFiles } from '../results/imagenet-accuracy.js';
 
 export type ProgressFactory = (label: string) => { update(done: number, total: number): void; stop(): void };
-
-/** The harness's settings for a pipeline's SUT: no batching wait, no spinning, pinned workers. */
-export function pipelineSut(
-  sut: Pick<SutSettings, 'workers' | 'threadsPerWorker' | 'batchSize'>,
-): SutSettings {
-  return {
-    workers: sut.workers,
-    threadsPerWorker: sut.threadsPerWorker,
-    batchSize: sut.batchSize,
-    maxBatchWaitUs: 0,
-    spinning: false,
-    pin: true,
-  };
-}
-
-/** "2 workers × 1 thread", "1 worker × 2 threads, batch 16". */
-export function describeSut(sut: Pick<SutSettings, 'workers' | 'threadsPerWorker' | 'batchSize'>): string {
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  return `${plural(sut.workers, 'worker')} × ${plural(sut.threadsPerWorker, 'thread')}${sut.batchSize > 1 ? `, batch ${sut.batchSize}` : ''}`;
-}
 
 export interface BenchmarkOptions {
   /** How the model is named in messages, e.g. "bnas-a INT8". */

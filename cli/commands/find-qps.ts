@@ -11,7 +11,7 @@ import { writeRunRecord } from '../../common/run-record.js';
 import { ModelRunner } from '../../harness/model-runner.js';
 import { searchServerQps } from '../../harness/server-search.js';
 import { progressBar } from '../progress.js';
-import { checkSutArgs } from '../sut-options.js';
+import { checkSutArgs, withSutOptions } from '../sut-options.js';
 
 interface FindQpsArgs {
   model: string;
@@ -49,39 +49,32 @@ export const findQpsCommand: CommandModule<object, FindQpsArgs> = {
   command: 'find-qps',
   describe: 'Find the highest VALID Server target_qps of a model with short runs',
   builder: (y: Argv) =>
-    y
-      .usage(
-        '$0 find-qps --model <m.onnx> --data <dir> --out <dir> [options]\n\nFirst checks the idle latency (a short SingleStream run): if one sample alone misses the 15 ms\nbound, no rate can pass. Otherwise grows target_qps from --start-qps until a run is INVALID, then\nbisects. Each trial lasts --trial-seconds or long enough for 500 queries (early stopping needs them).\nShort trials are not official runs: confirm the result with a full-length bnas run.',
-      )
-      .option('model', { type: 'string', demandOption: true, describe: 'ONNX model' })
-      .option('data', {
-        type: 'string',
-        demandOption: true,
-        describe: 'ImageNet-style folder (images + val_map.txt)',
-      })
-      .option('preprocess', {
-        type: 'string',
-        describe: 'torchvision | mlperf | plain (default: from the model)',
-      })
-      .option('round', { type: 'string', default: 'current', describe: 'LoadGen round rules' })
-      .option('start-qps', { type: 'number', default: 10, describe: 'First rate to try' })
-      .option('trial-seconds', { type: 'number', default: 10, describe: 'Shortest trial' })
-      .option('tolerance', {
-        type: 'number',
-        default: 0.05,
-        describe: 'Stop when INVALID/VALID rates are this close (relative)',
-      })
-      .option('max-trials', { type: 'number', default: 10, describe: 'Most Server runs to make' })
-      .option('workers', { type: 'number', default: 1, describe: 'Worker threads (one session each)' })
-      .option('threads', {
-        type: 'number',
-        default: availableParallelism(),
-        describe: 'Intra-op threads per session',
-      })
-      .option('batch', { type: 'number', default: 1, describe: 'Largest batch per session run' })
-      .option('batch-wait-us', { type: 'number', default: 0, describe: 'Dynamic batching bound (µs)' })
-      .option('spin', { type: 'boolean', default: false, describe: 'Let onnxruntime threads spin' })
-      .option('pin', { type: 'boolean', default: true, describe: 'Pin workers to cores' })
+    withSutOptions(
+      y
+        .usage(
+          '$0 find-qps --model <m.onnx> --data <dir> --out <dir> [options]\n\nFirst checks the idle latency (a short SingleStream run): if one sample alone misses the 15 ms\nbound, no rate can pass. Otherwise grows target_qps from --start-qps until a run is INVALID, then\nbisects. Each trial lasts --trial-seconds or long enough for 500 queries (early stopping needs them).\nShort trials are not official runs: confirm the result with a full-length bnas run.',
+        )
+        .option('model', { type: 'string', demandOption: true, describe: 'ONNX model' })
+        .option('data', {
+          type: 'string',
+          demandOption: true,
+          describe: 'ImageNet-style folder (images + val_map.txt)',
+        })
+        .option('preprocess', {
+          type: 'string',
+          describe: 'torchvision | mlperf | plain (default: from the model)',
+        })
+        .option('round', { type: 'string', default: 'current', describe: 'LoadGen round rules' })
+        .option('start-qps', { type: 'number', default: 10, describe: 'First rate to try' })
+        .option('trial-seconds', { type: 'number', default: 10, describe: 'Shortest trial' })
+        .option('tolerance', {
+          type: 'number',
+          default: 0.05,
+          describe: 'Stop when INVALID/VALID rates are this close (relative)',
+        })
+        .option('max-trials', { type: 'number', default: 10, describe: 'Most Server runs to make' }),
+      { workers: 1, threads: availableParallelism(), batch: 1, serving: true },
+    )
       .option('cache-root', { type: 'string', describe: 'Preprocessed-sample cache folder' })
       .option('out', {
         type: 'string',

@@ -13,7 +13,7 @@ import { SCENARIOS, type Scenario } from '../../harness/loadgen/types.js';
 import { ModelRunner } from '../../harness/model-runner.js';
 import { printOutcome, recordLoadgenRun } from '../loadgen-run.js';
 import { progressBar, testProgress } from '../progress.js';
-import { checkSutArgs } from '../sut-options.js';
+import { checkSutArgs, withSutOptions } from '../sut-options.js';
 import { MODES } from './loadgen.js';
 
 interface RunArgs {
@@ -55,80 +55,71 @@ export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run',
   describe: 'Run an ONNX classifier on an ImageNet-style folder through the LoadGen (MLPerf logs)',
   builder: (y: Argv) =>
-    y
-      .usage(
-        '$0 run --model <m.onnx> --data <dir> --scenario <S> --out <dir> [options]\n\nPreprocesses the images once (cached), loads the performance samples into memory before timing,\nand runs the model in onnxruntime sessions on pinned worker threads under the LoadGen.',
-      )
-      .option('model', {
-        type: 'string',
-        demandOption: true,
-        describe: 'ONNX model (one float32 input, logits output)',
-      })
-      .option('data', {
-        type: 'string',
-        demandOption: true,
-        describe: 'Folder with the images and val_map.txt',
-      })
-      .option('preprocess', {
-        type: 'string',
-        describe:
-          "torchvision | mlperf | plain (default: the model's bnas.preprocess metadata, else torchvision for 3×H×W inputs, plain otherwise)",
-      })
-      .option('mean', {
-        type: 'string',
-        describe: 'Per-channel mean, comma-separated (overrides the preset)',
-      })
-      .option('std', { type: 'string', describe: 'Per-channel std, comma-separated (overrides the preset)' })
-      .option('shape', { type: 'string', describe: 'Sample shape C,H,W (default: the model input)' })
-      .option('scenario', { choices: SCENARIOS, default: 'Offline' as Scenario, describe: 'MLPerf scenario' })
-      .option('mode', {
-        choices: Object.keys(MODES),
-        default: 'performance',
-        describe: 'performance, accuracy or submission (both)',
-      })
-      .option('round', {
-        type: 'string',
-        default: 'current',
-        describe: `Rule set and seeds: ${ROUND_IDS.join(', ')} or "current"`,
-      })
-      .option('conf', { type: 'string', describe: 'user.conf (target_qps, min_duration, …)' })
-      .option('mlperf-conf', {
-        type: 'string',
-        describe: 'v2.0 only: mlperf.conf (default: the bundled v2.0 file)',
-      })
-      .option('audit-config', {
-        type: 'string',
-        describe: 'audit.config for compliance tests (default: ./audit.config if present)',
-      })
-      .option('benchmark', {
-        type: 'string',
-        default: 'resnet50',
-        describe: 'Benchmark name used to look up conf keys',
-      })
-      .option('workers', {
-        type: 'number',
-        describe: 'Worker threads, one session each (default: cores for Offline/MultiStream, 1 otherwise)',
-      })
-      .option('threads', {
-        type: 'number',
-        describe: 'Intra-op threads per session (default: 1 for Offline/MultiStream, cores otherwise)',
-      })
-      .option('batch', { type: 'number', default: 1, describe: 'Largest batch per session run' })
-      .option('batch-wait-us', {
-        type: 'number',
-        default: 0,
-        describe: 'Server dynamic batching: how long a partial batch may wait for more samples (µs)',
-      })
-      .option('spin', {
-        type: 'boolean',
-        default: false,
-        describe: 'Let onnxruntime threads spin (for dedicated machines)',
-      })
-      .option('pin', {
-        type: 'boolean',
-        default: true,
-        describe: 'Pin each worker to its own cores (--no-pin to disable)',
-      })
+    withSutOptions(
+      y
+        .usage(
+          '$0 run --model <m.onnx> --data <dir> --scenario <S> --out <dir> [options]\n\nPreprocesses the images once (cached), loads the performance samples into memory before timing,\nand runs the model in onnxruntime sessions on pinned worker threads under the LoadGen.',
+        )
+        .option('model', {
+          type: 'string',
+          demandOption: true,
+          describe: 'ONNX model (one float32 input, logits output)',
+        })
+        .option('data', {
+          type: 'string',
+          demandOption: true,
+          describe: 'Folder with the images and val_map.txt',
+        })
+        .option('preprocess', {
+          type: 'string',
+          describe:
+            "torchvision | mlperf | plain (default: the model's bnas.preprocess metadata, else torchvision for 3×H×W inputs, plain otherwise)",
+        })
+        .option('mean', {
+          type: 'string',
+          describe: 'Per-channel mean, comma-separated (overrides the preset)',
+        })
+        .option('std', {
+          type: 'string',
+          describe: 'Per-channel std, comma-separated (overrides the preset)',
+        })
+        .option('shape', { type: 'string', describe: 'Sample shape C,H,W (default: the model input)' })
+        .option('scenario', {
+          choices: SCENARIOS,
+          default: 'Offline' as Scenario,
+          describe: 'MLPerf scenario',
+        })
+        .option('mode', {
+          choices: Object.keys(MODES),
+          default: 'performance',
+          describe: 'performance, accuracy or submission (both)',
+        })
+        .option('round', {
+          type: 'string',
+          default: 'current',
+          describe: `Rule set and seeds: ${ROUND_IDS.join(', ')} or "current"`,
+        })
+        .option('conf', { type: 'string', describe: 'user.conf (target_qps, min_duration, …)' })
+        .option('mlperf-conf', {
+          type: 'string',
+          describe: 'v2.0 only: mlperf.conf (default: the bundled v2.0 file)',
+        })
+        .option('audit-config', {
+          type: 'string',
+          describe: 'audit.config for compliance tests (default: ./audit.config if present)',
+        })
+        .option('benchmark', {
+          type: 'string',
+          default: 'resnet50',
+          describe: 'Benchmark name used to look up conf keys',
+        }),
+      {
+        batch: 1,
+        serving: true,
+        workersDefault: 'cores for Offline/MultiStream, 1 otherwise',
+        threadsDefault: '1 for Offline/MultiStream, cores otherwise',
+      },
+    )
       .option('cache-root', {
         type: 'string',
         describe: 'Preprocessed-sample cache (default: $BNAS_CACHE or ~/.cache/bnas/preprocessed)',

@@ -9,6 +9,7 @@ import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { type ImageList, imageSampleSource, readImageList } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
+import { describeSut, pipelineSut } from '../../harness/sut-settings.js';
 import type {
   PickName,
   PickRules,
@@ -32,9 +33,7 @@ import {
   type BenchmarkOptions,
   type BenchmarkResult,
   benchmarkModel,
-  describeSut,
   measureAccuracy,
-  pipelineSut,
 } from '../benchmark.js';
 import { readSpentSeconds } from '../search/budget.js';
 import { runSearch } from '../search/run.js';

@@ -14,6 +14,7 @@ import { imageSampleSource } from '../../datasets/image-samples.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
 import { synthesizeDataset } from '../../datasets/synth.js';
+import { pipelineSut } from '../../harness/sut-settings.js';
 import { loadArchitecture } from '../../nas/zoo/arch.js';
 import { buildModel } from '../../nas/zoo/build.js';
 import { loadModel, saveModel } from '../../onnx/io.js';
@@ -64,14 +65,14 @@ interface Subject {
 /** Offline throughput (one single-thread session per core), then the Server search (one session on all cores). */
 async function measure(options: ReproduceOptions, subject: Subject): Promise<ReproduceRow> {
   const cores = availableParallelism();
-  const sut = { batchSize: 1, maxBatchWaitUs: 0, spinning: false, pin: true };
+
   const result = await benchmarkModel({
     label: `${subject.name} ${subject.precision}`,
     modelPath: subject.modelPath,
     dataDir: subject.dataDir,
     cacheRoot: options.cacheRoot,
-    offlineSut: { workers: cores, threadsPerWorker: 1, ...sut },
-    serverSut: { workers: 1, threadsPerWorker: cores, ...sut },
+    offlineSut: pipelineSut({ workers: cores, threadsPerWorker: 1, batchSize: 1 }),
+    serverSut: pipelineSut({ workers: 1, threadsPerWorker: cores, batchSize: 1 }),
     official: options.official,
     offlineSeconds: options.offlineSeconds,
     trialSeconds: options.trialSeconds,

@@ -23,6 +23,7 @@ import { sha256File, writeFileAtomic } from '../../common/files.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
+import { pipelineSut } from '../../harness/sut-settings.js';
 import { buildLatencyTable } from '../../nas/latency/measure.js';
 import { type LatencyTable, predictThroughput, saveLatencyTable } from '../../nas/latency/table.js';
 import { formatVerification, randomPoints, verifyLatencyTable } from '../../nas/latency/verify.js';
@@ -51,7 +52,7 @@ import { countCost } from '../../onnx/macs.js';
 import { readEvaluationsCsv } from '../../results/search/evaluations-csv.js';
 import { paretoSvg } from '../../results/search/pareto-svg.js';
 import { searchReport } from '../../results/search/report.js';
-import { measureAccuracy, pipelineSut } from '../benchmark.js';
+import { measureAccuracy } from '../benchmark.js';
 import { SearchBudget } from './budget.js';
 import { evaluateSubnetworks } from './ga-step.js';
 

@@ -12,10 +12,11 @@ import { loadSampleSync } from '../../datasets/cache.js';
 import { synthesizeDataset } from '../../datasets/synth.js';
 import { startTest } from '../../harness/loadgen/loadgen.js';
 import { loadTestSettings } from '../../harness/loadgen/settings.js';
-import { ModelRunner, type SutSettings } from '../../harness/model-runner.js';
+import { ModelRunner } from '../../harness/model-runner.js';
 import { SyntheticQsl } from '../../harness/qsl/synthetic-qsl.js';
 import { PoolSut } from '../../harness/sut/pool-sut.js';
 import { SampleStore } from '../../harness/sut/sample-store.js';
+import type { SutSettings } from '../../harness/sut-settings.js';
 
 const MODEL = new URL('../fixtures/onnx/small_cnn.onnx', import.meta.url).pathname;
 const SUT: SutSettings = {
