@@ -7,8 +7,8 @@
  * fp32 finite differences are noisy, so the checks are directional derivatives
  * d/dt L(θ + t·v) against ⟨g, v⟩ for a few random unit directions v, plus a handful of single
  * elements (the largest |g_i| and random ones), with a relative tolerance and an absolute floor
- * for the loss's rounding. Keep ReLU/MaxPool inputs away from ties and zero (`randomFeed`'s
- * margin), or a step may cross a kink.
+ * for the loss's rounding. Keep ReLU/MaxPool inputs away from kinks and ties (`randomFeed`'s
+ * margin and avoid points; `distinctFeed` and a smaller `step` for MaxPool), or a step may cross one.
  */
 import * as ort from 'onnxruntime-node';
 import { cloneModel } from '../../onnx/clone.js';
@@ -172,6 +172,22 @@ function toOrt(feed: Feed): ort.Tensor {
     : new ort.Tensor('float32', feed.data, feed.dims);
 }
 
+/** Every input of the training graph: the feeds, the parameters (overridden by `params`), the state. */
+function graphInputs(
+  graph: TrainingGraph,
+  feeds: Feeds,
+  params: Map<string, Float32Array>,
+): Record<string, ort.Tensor> {
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const [name, { initial }] of graph.state)
+    inputs[name] = new ort.Tensor('float32', initial.data as Float32Array, initial.dims);
+  for (const [name, tensor] of graph.params) {
+    inputs[name] = new ort.Tensor('float32', params.get(name) ?? (tensor.data as Float32Array), tensor.dims);
+  }
+  for (const [name, feed] of Object.entries(feeds)) inputs[name] = toOrt(feed);
+  return inputs;
+}
+
 /** A session on a training graph: runs it on feeds and parameter values. */
 export class TrainingSession {
   private constructor(
@@ -188,14 +204,12 @@ export class TrainingSession {
     return new TrainingSession(graph, session);
   }
 
-  /** `params` overrides the starting values of the graph's parameters. */
+  /**
+   * `params` overrides the starting values of the graph's parameters; state tensors (BN running
+   * statistics) get their starting values unless `feeds` holds them.
+   */
   async run(feeds: Feeds, params: Map<string, Float32Array> = new Map()): Promise<TrainingRun> {
-    const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, feed] of Object.entries(feeds)) inputs[name] = toOrt(feed);
-    for (const [name, tensor] of this.graph.params) {
-      const data = params.get(name) ?? (tensor.data as Float32Array);
-      inputs[name] = new ort.Tensor('float32', data, tensor.dims);
-    }
+    const inputs = graphInputs(this.graph, feeds, params);
     const result = await this.session.run(inputs);
     const read = (name: string) => Float32Array.from(result[name].data as Float32Array);
     const taken = new Set([
@@ -220,7 +234,7 @@ export class TrainingSession {
   }
 }
 
-/** Builds nothing: runs a training graph once (a fresh session) and returns loss, gradients and outputs. */
+/** Runs a training graph once (in a session of its own) and returns loss, gradients and outputs. */
 export async function runTrainingGraph(
   graph: TrainingGraph,
   feeds: Feeds,
@@ -331,12 +345,8 @@ export async function gradcheck(options: GradCheckOptions): Promise<GradCheckRep
     const baseParams = new Map([...graph.params].map(([name, t]) => [name, t.data as Float32Array]));
 
     const lossAt = async (tensor: string, values: Float32Array): Promise<number> => {
-      const inputs: Record<string, ort.Tensor> = {};
-      for (const [name, feed] of Object.entries(feeds)) inputs[name] = toOrt(feed);
-      for (const [name, data] of baseParams)
-        inputs[name] = new ort.Tensor('float32', data, graph.params.get(name)!.dims);
-      const dims = graph.params.get(tensor)?.dims ?? feeds[tensor].dims;
-      inputs[tensor] = new ort.Tensor('float32', values, dims);
+      const inputs = graphInputs(graph, feeds, new Map());
+      inputs[tensor] = new ort.Tensor('float32', values, inputs[tensor].dims);
       const result = await forward.run(inputs);
       return (result[graph.loss].data as Float32Array)[0];
     };
