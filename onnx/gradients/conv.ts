@@ -136,18 +136,39 @@ function flippedKernel(g: ConvGeometry, w: string, writer: GraphWriter): string 
   ]);
 }
 
-function inputGradient(g: ConvGeometry, dy: string, w: string, writer: GraphWriter): string {
-  const unitStride = g.strides.every((s) => s === 1);
-  const flipPadsBegin = g.padsBegin.map((p, a) => span(g, a) - 1 - p);
-  const flipPadsEnd = g.padsEnd.map((p, a) => span(g, a) - 1 - p);
-  if (unitStride && [...flipPadsBegin, ...flipPadsEnd].every((p) => p >= 0)) {
-    return writer.op('Conv', [dy, flippedKernel(g, w, writer)], {
-      group: attr.int(g.group),
-      dilations: attr.ints(g.dilations),
-      pads: attr.ints([...flipPadsBegin, ...flipPadsEnd]),
-      strides: attr.ints(Array(g.rank).fill(1)),
-    });
+/**
+ * Stride 1: dX is a Conv of dY with the flipped kernel, pads k−1−p (dilated). A negative pad (a
+ * forward pad beyond the kernel) is a crop of the dY values whose windows saw only padding.
+ */
+function inputGradientByFlippedConv(g: ConvGeometry, dy: string, w: string, writer: GraphWriter): string {
+  const begin = g.padsBegin.map((p, a) => span(g, a) - 1 - p);
+  const end = g.padsEnd.map((p, a) => span(g, a) - 1 - p);
+  let source = dy;
+  if ([...begin, ...end].some((p) => p < 0)) {
+    const axes = range(2, g.rank + 2);
+    source = writer.op('Slice', [
+      dy,
+      writer.ints(begin.map((p) => Math.max(0, -p))),
+      writer.ints(end.map((p, a) => g.outSize[a] + Math.min(0, p))),
+      writer.ints(axes),
+    ]);
   }
+  return writer.op('Conv', [source, flippedKernel(g, w, writer)], {
+    group: attr.int(g.group),
+    dilations: attr.ints(g.dilations),
+    pads: attr.ints([...begin, ...end].map((p) => Math.max(0, p))),
+    strides: attr.ints(Array(g.rank).fill(1)),
+  });
+}
+
+/**
+ * Kernel time against the forward Conv (this machine, 1 thread): the flipped Conv 0.8-1.3x at
+ * stride 1 (ConvTranspose 1.2-2.4x) but 5x for a 1-3 channel input; strided, ConvTranspose
+ * 0.9-1.2x, grouped and depthwise included (zero insertion + flipped Conv 2-3.5x).
+ */
+function inputGradient(g: ConvGeometry, dy: string, w: string, writer: GraphWriter): string {
+  const tinyOutput = g.group === 1 && g.inChannels < 4;
+  if (g.strides.every((s) => s === 1) && !tinyOutput) return inputGradientByFlippedConv(g, dy, w, writer);
   // Rows the forward windows never reached (the stride's remainder) come back as output_padding.
   const outputPadding = g.inSize.map(
     (h, a) => h - ((g.outSize[a] - 1) * g.strides[a] - g.padsBegin[a] - g.padsEnd[a] + span(g, a)),
@@ -297,11 +318,24 @@ function weightGradientConvTrick(g: ConvGeometry, x: string, dy: string, writer:
   return writer.op('Transpose', [cut], { perm: attr.ints([1, 0, ...axes]) });
 }
 
+/**
+ * Which dW form, from kernel-time measurements on this machine (batch 8-64, 1 thread; ratios to the
+ * forward Conv): per-tap Gemm 1.1-1.4x at stride 1 (the trick 2.0-4.3x) and 1.3-1.6x for 3x3
+ * stride 2 from 64 channels (the trick 2.0-2.3x); the trick wins for 5x5/7x7 stride 2 (1.5 vs
+ * 2.1-8.4x) and for a handful of channels, where each tap's Gemm is memory-bound (C = 1: 2.7 vs
+ * 7.6x). The trick on a 1x1 kernel im2cols an Ho×Wo kernel (10-16x): never. Depthwise: per-tap
+ * Mul + ReduceSum at stride 1 (3.2-3.7x; MatMul 13x, the trick 5.5-6x), the trick when strided
+ * (1.4-2.5x; taps 5.6-6.3x).
+ */
 function weightGradient(g: ConvGeometry, x: string, dy: string, writer: GraphWriter): string {
   const unitStride = g.strides.every((s) => s === 1);
   const pointwise = g.kernel.every((k) => k === 1);
-  // The conv trick on a 1x1 kernel im2cols an Ho×Wo kernel (6-9x the forward): taps instead.
-  if (!unitStride && !pointwise) return weightGradientConvTrick(g, x, dy, writer);
+  const taps = product(g.kernel);
+  const fewChannels = Math.min(g.inChannels / g.group, g.outChannels / g.group);
+  if (!pointwise) {
+    const trick = unitStride ? g.group === 1 && fewChannels < 4 : g.group > 1 || taps > 9 || fewChannels < 16;
+    if (trick) return weightGradientConvTrick(g, x, dy, writer);
+  }
   if (g.group === 1) return weightGradientGemm(g, x, dy, writer);
   if (g.inChannels === g.group && g.outChannels === g.group) return weightGradientDepthwise(g, x, dy, writer);
   return weightGradientGrouped(g, x, dy, writer);

@@ -18,8 +18,8 @@ const CASES: ConvCase[] = [
   {
     name: '3x3 s1 p1',
     batch: 2,
-    inChannels: 3,
-    outChannels: 4,
+    inChannels: 4,
+    outChannels: 5,
     size: [6, 5],
     kernel: [3, 3],
     pads: [1, 1, 1, 1],
@@ -49,6 +49,29 @@ const CASES: ConvCase[] = [
     kernel: [3, 3],
     strides: [2, 2],
     pads: [1, 1, 1, 1],
+  },
+  {
+    name: '3x3 s2 p1, 16 channels (per-tap Gemm), odd 7x9 input',
+    batch: 2,
+    inChannels: 16,
+    outChannels: 16,
+    size: [7, 9],
+    kernel: [3, 3],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+    bias: true,
+    uses: ['ConvTranspose', 'Gemm'],
+  },
+  {
+    name: '3x3 s1 p1, one input channel (a stem: ConvTranspose and the conv trick)',
+    batch: 3,
+    inChannels: 1,
+    outChannels: 4,
+    size: [6, 5],
+    kernel: [3, 3],
+    pads: [1, 1, 1, 1],
+    uses: ['ConvTranspose', 'Conv'],
+    avoids: ['Gemm'],
   },
   {
     name: '1x1 s1',
@@ -129,7 +152,8 @@ const CASES: ConvCase[] = [
     strides: [2, 2],
     pads: [1, 1, 1, 1],
     bias: true,
-    uses: ['ConvTranspose'],
+    uses: ['ConvTranspose', 'Conv'],
+    avoids: ['Mul'],
   },
   {
     name: 'depthwise 5x5 s2 p2, channel multiplier 2',
@@ -188,14 +212,26 @@ const CASES: ConvCase[] = [
     strides: [2, 2],
   },
   {
-    name: '1x1 s1 with pads 1 (pads beyond the kernel)',
+    name: '1x1 s1 with pads 1 (pads beyond the kernel: dY cropped)',
     batch: 2,
-    inChannels: 3,
+    inChannels: 4,
     outChannels: 2,
     size: [4, 5],
     kernel: [1, 1],
     pads: [1, 1, 1, 1],
     bias: true,
+    uses: ['Slice'],
+    avoids: ['ConvTranspose'],
+  },
+  {
+    name: '3x3 s1, asymmetric pads 2, 0 / 3, 1 (one beyond the kernel)',
+    batch: 2,
+    inChannels: 4,
+    outChannels: 3,
+    size: [5, 6],
+    kernel: [3, 3],
+    pads: [2, 0, 3, 1],
+    avoids: ['ConvTranspose'],
   },
   {
     name: '3x3 s1, no padding, bigger end padding than used',
@@ -237,6 +273,12 @@ const CASES: ConvCase[] = [
     autoPad: 'VALID',
   },
 ];
+
+function caseNamed(name: string): ConvCase {
+  const c = CASES.find((k) => k.name === name);
+  if (!c) throw new Error(`no case '${name}'`);
+  return c;
+}
 
 async function runCase(c: ConvCase, wanted = [true, true, c.bias ?? false], dynamicBatch = false) {
   const geo = geometryOf(c);
@@ -296,7 +338,7 @@ describe.each(CASES.map((c) => [c.name, c] as const))('Conv gradient, %s', (_nam
 
 describe('Conv gradient, what is computed', () => {
   it('only the wanted inputs: dW alone emits no dX and no dB', async () => {
-    const c = CASES[1];
+    const c = caseNamed('3x3 s2 p1, odd 7x9 input');
     const { geo, x, w, dy, run } = await runCase(c, [false, true, false]);
     expect(run.grads[0]).toBeUndefined();
     expect(run.grads[2]).toBeUndefined();
@@ -306,7 +348,8 @@ describe('Conv gradient, what is computed', () => {
   });
 
   it('keeps the batch symbolic', async () => {
-    for (const c of [CASES[0], CASES[1], CASES[9], CASES[12]]) {
+    const names = ['3x3 s1 p1', '3x3 s2 p1, odd 7x9 input', 'depthwise 3x3 s2 p1', 'group 2, 3x3 s1 p1'];
+    for (const c of names.map(caseNamed)) {
       const { geo, x, w, dy, run } = await runCase(c, [true, true, c.bias ?? false], true);
       const ref = convAdjoint(c, geo, x.data, w.data, dy.data);
       expectGradClose(run.grads[0], ref.dx, `${c.name}: dX`);
