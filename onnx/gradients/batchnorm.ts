@@ -76,6 +76,11 @@ function frozenForward(node: Node, writer: GraphWriter): ForwardResult {
   };
 }
 
+/**
+ * Batch statistics in two passes (mean, then Σ(x − mean)²: no cancellation), then onnxruntime's
+ * inference kernel normalizes with them. The backward reads the centred values, so x̂ is never
+ * written. (ReduceSumSquare measured slower than Mul + ReduceSum here.)
+ */
 function trainForward(node: Node, writer: GraphWriter, momentum: number): ForwardResult {
   const rank = rankOf(node, writer);
   const axes = statisticsAxes(rank);
@@ -90,12 +95,11 @@ function trainForward(node: Node, writer: GraphWriter, momentum: number): Forwar
     reduceSum(writer, writer.op('Mul', [centred, centred]), axes, true),
     invCount,
   ]);
+  const [batchMean, batchVar] = [flat(mean, writer), flat(variance, writer)];
+  const y = writer.op('BatchNormalization', [x, node.inputs[SCALE], node.inputs[BIAS], batchMean, batchVar], {
+    epsilon: attr.float(node.float('epsilon', 1e-5)),
+  });
   const invStd = inverseStd(variance, node, writer);
-  const xhat = writer.op('Mul', [centred, invStd]);
-  const y = writer.op('Add', [
-    writer.op('Mul', [xhat, perChannel(node.inputs[SCALE], rank, writer)]),
-    perChannel(node.inputs[BIAS], rank, writer),
-  ]);
 
   const keep = writer.scalar(1 - momentum);
   const take = writer.scalar(momentum);
@@ -105,17 +109,21 @@ function trainForward(node: Node, writer: GraphWriter, momentum: number): Forwar
     countValue !== undefined
       ? writer.scalar(countValue / (countValue - 1))
       : writer.op('Div', [count, writer.op('Sub', [count, writer.scalar(1)])]);
-  const newMean = blend(node.inputs[MEAN], flat(mean, writer));
-  const newVar = blend(node.inputs[VAR], writer.op('Mul', [flat(variance, writer), besselFactor]));
+  const newMean = blend(node.inputs[MEAN], batchMean);
+  const newVar = blend(node.inputs[VAR], writer.op('Mul', [batchVar, besselFactor]));
   writer.updateState(node.inputs[MEAN], newMean);
   writer.updateState(node.inputs[VAR], newVar);
 
   return {
     replaced: [y, newMean, newVar].slice(0, node.outputs.length),
-    saved: { xhat, invStd, invCount },
+    saved: { centred, invStd, invCount },
   };
 }
 
+/**
+ * With c = x − mean (x̂ = c·inv_std) and per-channel sums dβ = Σ dY, s = Σ dY·c:
+ * dγ = s·inv_std, dX = γ·inv_std·(dY − dβ/N' − c·inv_std²·s/N').
+ */
 function trainBackward(
   node: Node,
   dy: string,
@@ -125,21 +133,21 @@ function trainBackward(
 ): (string | undefined)[] {
   const rank = rankOf(node, writer);
   const axes = statisticsAxes(rank);
-  const { xhat, invStd, invCount } = saved;
+  const { centred, invStd, invCount } = saved;
   const dBeta = reduceSum(writer, dy, axes, true);
-  const dGamma = reduceSum(writer, writer.op('Mul', [dy, xhat]), axes, true);
+  const dyDotCentred = reduceSum(writer, writer.op('Mul', [dy, centred]), axes, true);
   const grads: (string | undefined)[] = [];
   if (wanted[X]) {
     const gain = writer.op('Mul', [perChannel(node.inputs[SCALE], rank, writer), invStd]);
     const meanDy = writer.op('Mul', [dBeta, invCount]);
-    const meanDyXhat = writer.op('Mul', [dGamma, invCount]);
-    const centredDy = writer.op('Sub', [
-      writer.op('Sub', [dy, writer.op('Mul', [xhat, meanDyXhat])]),
-      meanDy,
+    const slope = writer.op('Mul', [
+      writer.op('Mul', [dyDotCentred, invCount]),
+      writer.op('Mul', [invStd, invStd]),
     ]);
-    grads[X] = writer.op('Mul', [centredDy, gain]);
+    const projection = writer.op('Add', [writer.op('Mul', [centred, slope]), meanDy]);
+    grads[X] = writer.op('Mul', [writer.op('Sub', [dy, projection]), gain]);
   }
-  if (wanted[SCALE]) grads[SCALE] = flat(dGamma, writer);
+  if (wanted[SCALE]) grads[SCALE] = flat(writer.op('Mul', [dyDotCentred, invStd]), writer);
   if (wanted[BIAS]) grads[BIAS] = flat(dBeta, writer);
   return grads;
 }
@@ -178,7 +186,7 @@ export const batchNormGradient: GradientRule = {
   backward(node, outputGrads, writer, wanted, saved) {
     const dy = outputGrads[0];
     if (dy === undefined) return [];
-    if (saved.xhat !== undefined) return trainBackward(node, dy, writer, wanted, saved);
+    if (saved.centred !== undefined) return trainBackward(node, dy, writer, wanted, saved);
     const invStd = saved.invStd ?? inverseStd(node.inputs[VAR], node, writer);
     return frozenBackward(node, dy, writer, wanted, invStd);
   },
