@@ -20,7 +20,8 @@ import { resizePilBilinear } from './resample-pil.js';
 
 export type { PreprocessSpec } from './preprocess-spec.js';
 
-function loaderRule(spec: PreprocessSpec): LoaderRule {
+/** The decoder rules of the preset's Python loader: OpenCV's for mlperf, PIL's otherwise. */
+export function loaderRule(spec: PreprocessSpec): LoaderRule {
   return spec.preset === 'mlperf' ? 'cv2' : 'pil';
 }
 
