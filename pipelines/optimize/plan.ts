@@ -1,6 +1,6 @@
 /** The time plan bnas optimize prints first, and the line a resumed optimize starts with. */
 import { describeBudgetLeft } from '../search/budget.js';
-import type { OptimizeOptions } from './run.js';
+import type { OptimizeOptions } from './options.js';
 import type { OptimizeStep } from './state.js';
 
 /** Rough time the search needs beyond its NSGA-II budget (supernet, latency table, BN, final checks), s. */

@@ -37,34 +37,13 @@ import {
 } from '../benchmark.js';
 import { readSpentSeconds } from '../search/budget.js';
 import { runSearch } from '../search/run.js';
+import type { OptimizeOptions } from './options.js';
 import { describeResume, formatDuration, type SearchSoFar, timePlan } from './plan.js';
 import { OPTIMIZE_FORMAT, prepareOutDir, readProgress, recordStepTime } from './state.js';
 
 export { formatDuration, type TimePlanStep, timePlan } from './plan.js';
 export { OPTIMIZE_FORMAT } from './state.js';
-
-/**
- * The search's options (model, data, budget, seed, SUT, rules, log, progress; `outDir` is the
- * optimize folder, the search writes to <outDir>/search), and the benchmarks'.
- */
-export interface OptimizeOptions extends SearchOptions {
-  /** Quantize the baseline and picks and measure the INT8 models too. */
-  int8: boolean;
-  /** Make the Server search (else only Offline). */
-  server: boolean;
-  /** Shortened Offline run length (s). */
-  offlineSeconds: number;
-  /** Shortest Server trial (s). */
-  trialSeconds: number;
-  /** Most Server trials per model. */
-  maxTrials: number;
-  /** Offline estimate run before each Offline run (s; default 2). */
-  estimateSeconds?: number;
-  /** LoadGen round rules (default "current"). */
-  round?: string;
-  /** Calibration images taken from the training folder when it has no cal_image_list.txt (default 500). */
-  calibrationImages?: number;
-}
+export type { OptimizeOptions };
 
 /** What optimize calls for the search and the measurements; tests replace them. */
 export interface OptimizeDeps {
