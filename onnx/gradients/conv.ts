@@ -1,17 +1,18 @@
 /**
  * Conv's gradient as standard ONNX ops (../shared training.md, "Formulation per op"): each case
- * uses the form measured fastest on onnxruntime's CPU kernels, and a general form covers the rest.
+ * takes the form measured fastest on onnxruntime's CPU kernels (the figures are at
+ * `inputGradient` and `weightGradient`); every form is exact for any geometry it is given.
  *
  *  - dX, stride 1: Conv of dY with W flipped (and its two channel axes swapped per group).
- *    dX, stride > 1 (or pads larger than the kernel): ConvTranspose with output_padding.
- *  - dW, stride 1 or a 1x1 kernel: one strided Slice of the padded input per kernel tap and a
- *    product with dY (Gemm for groups = 1, Mul + ReduceSum for depthwise, batched MatMul for
- *    other groups), concatenated. Otherwise the "conv trick": a grouped Conv of the input (batch
- *    folded into channels) with dY as the kernel, dilated by the forward stride.
+ *    Strided (or a 1-3 channel input): ConvTranspose with output_padding.
+ *  - dW: one strided Slice of the padded input per kernel tap and a product with dY (Gemm for
+ *    groups = 1, Mul + ReduceSum for depthwise, batched MatMul for other groups), concatenated;
+ *    or the "conv trick": a grouped Conv of the input (batch folded into channels) with dY as
+ *    the kernel, dilated by the forward stride.
  *  - dB: ReduceSum of dY over every axis but the channels.
  *
- * Shapes: the spatial sizes of X must be static (flip pads, output_padding, tap slices); the batch
- * may stay symbolic.
+ * Any number of spatial axes; auto_pad is resolved to explicit pads. The spatial sizes of X must
+ * be static (flip pads, output_padding, tap slices); the batch may stay symbolic.
  */
 import type { GradientRule, GraphWriter } from '../gradient-rule.js';
 import { attr, type Node } from '../ir.js';

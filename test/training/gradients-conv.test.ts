@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { convGradient } from '../../onnx/gradients/conv.js';
+import { attr } from '../../onnx/ir.js';
 import { inferShapes } from '../../onnx/shapes.js';
 import { floatTensor } from '../../onnx/tensor.js';
 import { GraphBuilder } from '../../training/graph-writer.js';
@@ -389,4 +390,28 @@ describe.each(CASES.map((c) => [c.name, c] as const))('Conv gradient through the
     expect([...report.grads.keys()].sort()).toEqual(c.bias ? ['b', 'w'] : ['w']);
     expect(report.inputGrads.get('x')!.length).toBe(c.batch * c.inChannels * c.size[0] * c.size[1]);
   });
+});
+
+describe('Conv gradient, one spatial axis', () => {
+  const cases = [
+    { name: 'k3 s1 p1', kernel: 3, stride: 1, group: 1, channels: [4, 5] },
+    { name: 'k3 s2 p1, odd length', kernel: 3, stride: 2, group: 1, channels: [16, 16] },
+    { name: 'depthwise k3 s1 p1', kernel: 3, stride: 1, group: 4, channels: [4, 4] },
+    { name: 'depthwise k5 s2 p1', kernel: 5, stride: 2, group: 4, channels: [4, 4] },
+    { name: 'group 2 k1 s1', kernel: 1, stride: 1, group: 2, channels: [4, 6] },
+  ];
+  for (const c of cases)
+    it(`${c.name}: dX, dW and dB pass gradcheck`, async () => {
+      const rng = new SeededRandom(c.kernel * 10 + c.stride);
+      const [C, M] = c.channels;
+      const param = (name: string, dims: number[]) =>
+        floatTensor(name, dims, engineFeed(rng, dims).data as Float32Array);
+      const pad = c.kernel > 1 ? 1 : 0;
+      const model = singleOp('Conv', [{ name: 'x', shape: [2, C, 11] }], {
+        initializers: [param('w', [M, C / c.group, c.kernel]), param('b', [M])],
+        attributes: { strides: attr.ints([c.stride]), pads: attr.ints([pad, pad]), group: attr.int(c.group) },
+      });
+      const report = await gradcheck({ model, inputGradients: ['x'], seed: 8, step: 0.5 });
+      expect(report.failures).toEqual([]);
+    });
 });
