@@ -4,8 +4,7 @@
  * bits), and a mixer that turns several integers into one well-spread 32-bit seed, so a stream
  * can be derived per (seed, epoch, sample) without keeping any state between them.
  *
- * harness/loadgen/rng.ts has its own copy of the engine beside the libstdc++ distributions
- * LoadGen needs; this one sits low enough for datasets/ to use.
+ * harness/loadgen/rng.ts builds the libstdc++ distributions LoadGen needs on this engine.
  */
 
 const N = 624;
@@ -18,10 +17,13 @@ export class Mt19937 {
   private readonly state = new Uint32Array(N);
   private index = N;
 
-  /** `seed` is reduced mod 2^32, as std::mt19937 and torch.manual_seed reduce it. */
-  constructor(seed = 5489) {
+  /**
+   * `seed` is reduced mod 2^32, as std::mt19937 and torch.manual_seed reduce it (a bigint: a
+   * LoadGen 64-bit seed, of which only the low 32 bits matter).
+   */
+  constructor(seed: bigint | number = 5489) {
     const mt = this.state;
-    mt[0] = seed >>> 0;
+    mt[0] = typeof seed === 'bigint' ? Number(BigInt.asUintN(32, seed)) : seed >>> 0;
     for (let i = 1; i < N; i++) {
       const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
       mt[i] = (Math.imul(1812433253, prev) + i) >>> 0;

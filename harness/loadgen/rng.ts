@@ -1,55 +1,18 @@
 /**
  * Bit-exact replicas of the random number machinery the C++ LoadGen gets from GCC's libstdc++:
- * std::mt19937 (32-bit Mersenne Twister), uniform_int_distribution (Lemire's nearly-divisionless
+ * std::mt19937 (common/rng.ts: the 32-bit Mersenne Twister), uniform_int_distribution (Lemire's nearly-divisionless
  * method), std::shuffle (including its "two draws per call" variant for small arrays),
  * generate_canonical<double, 53> and exponential_distribution.
  *
  * LoadGen passes 64-bit seeds to a 32-bit engine, so only the low 32 bits of a seed matter.
  */
 
-const N = 624;
-const M = 397;
-const UPPER_MASK = 0x80000000;
-const LOWER_MASK = 0x7fffffff;
-const MATRIX_A = 0x9908b0df;
+import { Mt19937 } from '../../common/rng.js';
+
+export { Mt19937 };
+
 const TWO_POW_32 = 4294967296;
 const TWO_POW_64 = 2 ** 64;
-
-export class Mt19937 {
-  private readonly state = new Uint32Array(N);
-  private index = N;
-
-  /** `seed` may be a bigint (a LoadGen 64-bit seed) or a number; it is reduced mod 2^32. */
-  constructor(seed: bigint | number = 5489) {
-    const s = typeof seed === 'bigint' ? Number(BigInt.asUintN(32, seed)) : seed >>> 0;
-    const mt = this.state;
-    mt[0] = s;
-    for (let i = 1; i < N; i++) {
-      const prev = mt[i - 1] ^ (mt[i - 1] >>> 30);
-      mt[i] = (Math.imul(1812433253, prev) + i) >>> 0;
-    }
-  }
-
-  private twist(): void {
-    const mt = this.state;
-    for (let k = 0; k < N; k++) {
-      const y = (mt[k] & UPPER_MASK) | (mt[(k + 1) % N] & LOWER_MASK);
-      mt[k] = mt[(k + M) % N] ^ (y >>> 1) ^ (y & 1 ? MATRIX_A : 0);
-    }
-    this.index = 0;
-  }
-
-  /** Next 32-bit output, as an unsigned number in [0, 2^32). */
-  next(): number {
-    if (this.index >= N) this.twist();
-    let y = this.state[this.index++];
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
-  }
-}
 
 /** floor(x * r / 2^32) and (x * r) mod 2^32, exactly, for x, r < 2^32. */
 function mulHighLow(x: number, r: number): [high: number, low: number] {
