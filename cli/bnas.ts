@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { accuracyCommand } from './commands/accuracy.js';
 import { dataCommand } from './commands/data.js';
 import { findQpsCommand } from './commands/find-qps.js';
+import { finetuneCommand } from './commands/finetune.js';
 import { loadgenCommand } from './commands/loadgen.js';
 import { optimizeCommand } from './commands/optimize.js';
 import { quantizeCommand } from './commands/quantize.js';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     )
     .command(searchCommand)
     .command(optimizeCommand)
+    .command(finetuneCommand)
     .command(reproduceCommand)
     .command(runCommand)
     .command(quantizeCommand)

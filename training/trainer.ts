@@ -149,6 +149,8 @@ function makeOptimizer(settings: OptimizerSettings, shapes: Map<string, number[]
 export class Trainer {
   /** Optimizer steps taken. */
   step = 0;
+  /** Steps, samples and time (s) of trainStep in this session: the training throughput. */
+  readonly timing = { steps: 0, samples: 0, seconds: 0 };
   readonly history: LossRecord[] = [];
   readonly evaluations: EvaluationRecord[] = [];
   /** Training time of earlier sessions of this run (s), from the checkpoint resumed. */
@@ -171,7 +173,7 @@ export class Trainer {
     private readonly imageInput: string,
     private readonly sampleShape: number[],
     private readonly optimizer: Optimizer,
-    private readonly schedule: LrSchedule,
+    private schedule: LrSchedule,
   ) {
     this.labelsInput = graph.lossInputs.find((n) => n === 'train/labels');
     this.teacherInput = graph.lossInputs.find((n) => n === 'train/teacher_logits');
@@ -182,8 +184,16 @@ export class Trainer {
     ];
   }
 
-  static async create(inputs: TrainerInputs): Promise<Trainer> {
-    const { student, settings, batches } = inputs;
+  static async create(given: TrainerInputs): Promise<Trainer> {
+    // The trainer's own copy of the settings: setSchedule changes it.
+    const settings: TrainerSettings = {
+      ...given.settings,
+      loss: { ...given.settings.loss },
+      optimizer: { ...given.settings.optimizer },
+      schedule: { ...given.settings.schedule },
+    };
+    const inputs = { ...given, settings };
+    const { student, batches } = inputs;
     const imageInputs = student.graph.realInputs();
     if (imageInputs.length !== 1)
       throw new Error(`the student has ${imageInputs.length} graph inputs; a classifier has one image input`);
@@ -257,6 +267,17 @@ export class Trainer {
     );
   }
 
+  /**
+   * Replaces the learning-rate schedule (and so the run's length) before the first step: a run
+   * sized by time measures its steps on this trainer first (lossOn), then fixes its plan.
+   */
+  setSchedule(schedule: WarmupCosineOptions): void {
+    if (this.step !== 0 || this.history.length > 0)
+      throw new Error('the schedule of a training run is fixed once it has taken a step');
+    this.schedule = new WarmupCosine(schedule);
+    this.inputs.settings.schedule = { ...schedule };
+  }
+
   get totalSteps(): number {
     return this.inputs.settings.schedule.totalSteps;
   }
@@ -304,14 +325,19 @@ export class Trainer {
     return feeds;
   }
 
-  /** Runs the training graph on `batch` without changing anything; returns the loss (timing, checks). */
-  async lossOn(batch: TrainingBatch): Promise<number> {
-    const result = await this.session.run(await this.batchFeeds(batch), [this.graph.loss]);
-    return (result[this.graph.loss].data as Float32Array)[0];
+  /**
+   * The time (s) of one training run on `batch` as a step makes it (teacher, feeds, every output
+   * fetched), without changing anything: the optimizer's update in JS is not included.
+   */
+  async timeStep(batch: TrainingBatch): Promise<number> {
+    const started = performance.now();
+    await this.session.run(await this.batchFeeds(batch), this.fetches);
+    return (performance.now() - started) / 1000;
   }
 
   /** One optimizer step on `batch`; returns its record. */
   async trainStep(batch: TrainingBatch): Promise<LossRecord> {
+    const started = performance.now();
     const feeds = await this.batchFeeds(batch);
     const result = await this.session.run(feeds, this.fetches);
     const loss = (result[this.graph.loss].data as Float32Array)[0];
@@ -326,6 +352,9 @@ export class Trainer {
     const record = { step: this.step + 1, epoch: Math.floor(this.step / this.batchesPerEpoch), lr, loss };
     this.step += 1;
     this.history.push(record);
+    this.timing.steps += 1;
+    this.timing.samples += batch.labels.length;
+    this.timing.seconds += (performance.now() - started) / 1000;
     return record;
   }
 

@@ -89,12 +89,14 @@ export function lossChartSvg(input: LossChartInput): string {
     `<text x="18" y="${(TOP + BOTTOM) / 2}" text-anchor="middle" fill="${LOSS_COLOR}" transform="rotate(-90 18 ${(TOP + BOTTOM) / 2})">training loss</text>`,
   );
 
+  // The mean of about 1/50 of the run smooths the minibatch noise; short runs show the raw loss only.
+  const window = Math.max(1, Math.round(history.length / 50));
   if (history.length > 0) {
     const raw = history.map((r) => `${X(r.step)},${YL(r.loss)}`).join(' ');
-    parts.push(
-      `<polyline class="loss" points="${raw}" fill="none" stroke="${LOSS_COLOR}" stroke-opacity="0.3" stroke-width="1"/>`,
-    );
-    const window = Math.max(1, Math.round(history.length / 50));
+    const faint = window > 1 ? 'stroke-opacity="0.3" stroke-width="1"' : 'stroke-width="2"';
+    parts.push(`<polyline class="loss" points="${raw}" fill="none" stroke="${LOSS_COLOR}" ${faint}/>`);
+  }
+  if (history.length > 0 && window > 1) {
     const smooth = trailingMean(losses, window);
     const line = history.map((r, i) => `${X(r.step)},${YL(smooth[i])}`).join(' ');
     parts.push(
@@ -121,15 +123,21 @@ export function lossChartSvg(input: LossChartInput): string {
     parts.push(glyph, `<text x="${lx + 22}" y="${ly + 4}">${escapeXml(label)}</text>`);
     lx += 40 + label.length * 6.5;
   };
-  entry(
-    `<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${LOSS_COLOR}" stroke-opacity="0.3"/>`,
-    'loss per step',
-  );
-  const window = Math.max(1, Math.round(history.length / 50));
-  entry(
-    `<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${LOSS_COLOR}" stroke-width="2"/>`,
-    window > 1 ? `mean of ${window} steps` : 'loss',
-  );
+  if (window > 1) {
+    entry(
+      `<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${LOSS_COLOR}" stroke-opacity="0.3"/>`,
+      'loss per step',
+    );
+    entry(
+      `<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${LOSS_COLOR}" stroke-width="2"/>`,
+      `mean of ${window} steps`,
+    );
+  } else {
+    entry(
+      `<line x1="${lx}" x2="${lx + 16}" y1="${ly}" y2="${ly}" stroke="${LOSS_COLOR}" stroke-width="2"/>`,
+      'loss per step',
+    );
+  }
   if (evals.length > 0) {
     entry(`<circle cx="${lx + 8}" cy="${ly}" r="3.5" fill="${TOP1_COLOR}"/>`, 'validation top-1');
   }

@@ -54,6 +54,8 @@ describe('lossChartSvg', () => {
     const svg = lossChartSvg({ history: history(3), evaluations: [], title: 't' });
     expectBalanced(svg);
     expect(svg).not.toContain('top1');
+    expect(svg).not.toContain('loss-mean');
+    expect(points(svg, 'loss')).toHaveLength(3);
     expect(() =>
       lossChartSvg({
         history: [{ step: 1, epoch: 0, lr: 0.1, loss: Number.NaN }],
