@@ -43,7 +43,8 @@ bnas search or bnas extract, a smaller model, or the teacher itself. The images 
 the student expects (its bnas.* metadata, else --preprocess), shuffled each epoch by --seed.
 The learning rate warms up linearly over the first 5 % of the steps, then follows a cosine to 0.
 
-Runs --epochs epochs, or as many steps as fit in --minutes at the step time measured at the start.
+Runs --epochs epochs, or as many steps as fit in --minutes of training time (counted once the
+images are loaded) at the step time measured at the start.
 Writes to --out: ${STUDENT_FILE} (the student's graph with the trained weights; BatchNormalization
 nodes kept, with their updated running statistics, if the student had them), loss.csv and loss.svg
 (training loss per step, validation top-1 per evaluation), finetune.json and bnas_run.json.

@@ -10,7 +10,8 @@ import { arraySampleSource } from '../../datasets/sample-source.js';
 import { serializeModel } from '../../onnx/io.js';
 import { attr, type Model } from '../../onnx/ir.js';
 import { floatTensor } from '../../onnx/tensor.js';
-import { sampleBatches } from '../../training/batch-source.js';
+import { type BatchSource, sampleBatches } from '../../training/batch-source.js';
+import { ForwardSession } from '../../training/forward-session.js';
 import { Trainer, type TrainerSettings } from '../../training/trainer.js';
 import { removeTempDirs, tempDir } from '../temp-dirs.js';
 import { buildModel, randomFeed, SeededRandom } from './gradcheck.js';
@@ -20,12 +21,12 @@ afterAll(removeTempDirs);
 const SIZE = 8;
 const CLASSES = 3;
 
-/** Conv 1→6 (3×3, pad 1) → BatchNormalization → Relu → GAP → Flatten → Gemm 6→3, random weights. */
-function tinyCnn(seed: number): Model {
+/** Conv 1→6 (3×3, pad 1) → BatchNormalization → Relu → GAP → Flatten → Gemm 6→3, random weights; BN folded away on request. */
+function tinyCnn(seed: number, batchNorm = true): Model {
   const rng = new SeededRandom(seed);
   const weight = (name: string, dims: number[], scale: number) =>
     floatTensor(name, dims, randomFeed(rng, dims, { scale }).data as Float32Array);
-  return buildModel({
+  const model = buildModel({
     inputs: [{ name: 'image', shape: ['N', 1, SIZE, SIZE] }],
     initializers: [
       weight('conv.w', [6, 1, 3, 3], 0.5),
@@ -61,6 +62,14 @@ function tinyCnn(seed: number): Model {
     ],
     outputs: ['logits'],
   });
+  if (!batchNorm) {
+    const bn = model.graph.nodes.find((n) => n.opType === 'BatchNormalization')!;
+    model.graph.nodes.find((n) => n.opType === 'Relu')!.inputs[0] = 'c';
+    model.graph.removeNode(bn);
+    model.graph.invalidate();
+    model.graph.removeUnusedInitializers();
+  }
+  return model;
 }
 
 /** Class 0: horizontal stripes, 1: vertical stripes, 2: a checkerboard; random phase and noise. */
@@ -93,11 +102,17 @@ function settings(totalSteps: number, loss = DISTILLATION): TrainerSettings {
   };
 }
 
-function trainer(totalSteps: number, data = stripes(64, 3), loss = DISTILLATION, teacher = tinyCnn(2)) {
+function trainer(
+  totalSteps: number,
+  data = stripes(64, 3),
+  loss = DISTILLATION,
+  teacher: Model | null = tinyCnn(2),
+  options: { student?: Model; batches?: BatchSource } = {},
+) {
   return Trainer.create({
-    student: tinyCnn(1),
-    teacher,
-    batches: sampleBatches(data.samples, data.labels, { batchSize: 16, seed: 9 }),
+    student: options.student ?? tinyCnn(1),
+    teacher: teacher ?? undefined,
+    batches: options.batches ?? sampleBatches(data.samples, data.labels, { batchSize: 16, seed: 9 }),
     settings: settings(totalSteps, loss),
   });
 }
@@ -209,6 +224,62 @@ describe('Trainer', () => {
       }
     } finally {
       await t.release();
+    }
+  });
+
+  it('trains a student with BN folded away: no state, nothing to keep', async () => {
+    const folded = tinyCnn(1, false);
+    const t = await trainer(5, undefined, undefined, undefined, { student: folded });
+    try {
+      await t.train();
+      expect(t.state.size).toBe(0);
+      const student = t.exportStudent();
+      expect(student.graph.nodes.map((n) => n.opType)).toEqual([
+        'Conv',
+        'Relu',
+        'GlobalAveragePool',
+        'Flatten',
+        'Gemm',
+      ]);
+      expect([...student.graph.initializers.keys()].sort()).toEqual(['conv.b', 'conv.w', 'fc.b', 'fc.w']);
+    } finally {
+      await t.release();
+    }
+  });
+
+  it('takes precomputed teacher logits from the batches instead of running a teacher', async () => {
+    const data = stripes(64, 3);
+    const plain = sampleBatches(data.samples, data.labels, { batchSize: 16, seed: 9 });
+    const teacher = await ForwardSession.create(tinyCnn(2), 1, 'teacher');
+    const withLogits: BatchSource = {
+      batchesPerEpoch: plain.batchesPerEpoch,
+      sampleShape: plain.sampleShape,
+      async *batches(epoch, start) {
+        for await (const b of plain.batches(epoch, start))
+          yield { ...b, teacherLogits: Float32Array.from(await teacher.logits(b.input, b.labels.length)) };
+      },
+    };
+    const withTeacher = await trainer(6);
+    const precomputed = await trainer(6, data, DISTILLATION, null, { batches: withLogits });
+    try {
+      await withTeacher.train();
+      await precomputed.train();
+      expect(precomputed.history).toEqual(withTeacher.history);
+    } finally {
+      await withTeacher.release();
+      await precomputed.release();
+      await teacher.release();
+    }
+  });
+
+  it('refuses distillation without a teacher or teacher logits', async () => {
+    const without = await trainer(4, stripes(64, 3), DISTILLATION, null);
+    try {
+      await expect(without.train()).rejects.toThrow(
+        /needs a teacher model or batches with precomputed teacher logits/,
+      );
+    } finally {
+      await without.release();
     }
   });
 });
