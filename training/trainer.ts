@@ -166,7 +166,7 @@ export class Trainer {
     private readonly graph: TrainingGraph,
     private readonly session: ort.InferenceSession,
     private readonly teacher: ForwardSession | undefined,
-    /** Trainable parameters, then BN running statistics: the values the session reads. */
+    /** The trainable parameters and the BN running statistics: the arrays the session reads. */
     readonly parameters: Map<string, Float32Array>,
     readonly state: Map<string, Float32Array>,
     private readonly feeds: Record<string, ort.Tensor>,
@@ -269,7 +269,7 @@ export class Trainer {
 
   /**
    * Replaces the learning-rate schedule (and so the run's length) before the first step: a run
-   * sized by time measures its steps on this trainer first (lossOn), then fixes its plan.
+   * sized by time measures its steps on this trainer first (timeStep), then fixes its plan.
    */
   setSchedule(schedule: WarmupCosineOptions): void {
     if (this.step !== 0 || this.history.length > 0)
