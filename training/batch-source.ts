@@ -9,6 +9,7 @@
  * in through the same interface.
  */
 import type { SampleSource } from '../datasets/sample-source.js';
+import type { TrainingBatches } from '../datasets/train-batches.js';
 
 export interface TrainingBatch {
   /** `labels.length` samples back to back, each of the source's sample shape. */
@@ -87,6 +88,24 @@ export function sampleBatches(
           batchLabels[k] = labels[index];
         }
         yield { input, labels: batchLabels };
+      }
+    },
+  };
+}
+
+/**
+ * The augmented, shuffled batches of datasets/train-batches.ts (decoded and augmented in the
+ * preprocessing workers) as a BatchSource. Close the TrainingBatches when training ends.
+ */
+export function augmentedBatches(source: TrainingBatches, sampleShape: readonly number[]): BatchSource {
+  return {
+    batchesPerEpoch: source.batchesPerEpoch,
+    sampleShape: [...sampleShape],
+    async *batches(epoch, startBatch) {
+      for await (const b of source.batches({ epoch, batch: startBatch }, { epochs: epoch + 1 })) {
+        const labels =
+          b.labels instanceof Int32Array ? b.labels : Int32Array.from(b.labels, (l) => Number(l));
+        yield { input: b.input, labels };
       }
     },
   };

@@ -22,6 +22,7 @@ interface FinetuneArgs {
   temperature: number;
   labelSmoothing: number;
   seed: number;
+  augment: 'auto' | 'none';
   threads: number;
   preprocess?: string;
   checkpointMinutes: number;
@@ -107,7 +108,13 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
         default: 0.1,
         describe: 'Label smoothing ε of the cross-entropy',
       })
-      .option('seed', { type: 'number', default: 1, describe: 'Seed of the data order' })
+      .option('seed', { type: 'number', default: 1, describe: 'Seed of the data order and the augmentation' })
+      .option('augment', {
+        choices: ['auto', 'none'] as const,
+        default: 'auto' as const,
+        describe:
+          'Training augmentation, prepared in the preprocessing workers: auto = pad-crop and flip up to 64 px, random-resized crop and flip above; none = the images as preprocessed for inference',
+      })
       .option('threads', {
         type: 'number',
         default: availableParallelism(),
@@ -168,6 +175,7 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
         temperature: args.temperature,
         labelSmoothing: args.labelSmoothing,
         seed: args.seed,
+        augment: args.augment,
         threads: args.threads,
         preprocess: args.preprocess,
         checkpointMinutes: args.checkpointMinutes,

@@ -21,11 +21,13 @@ import { sha256File, writeFileAtomic } from '../../common/files.js';
 import { writeRunRecord } from '../../common/run-record.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
+import type { PreprocessSpec } from '../../datasets/preprocess-spec.js';
+import { TrainingBatches } from '../../datasets/train-batches.js';
 import { folderSamplesInMemory, type LabelledSamples } from '../../nas/subnet/samples.js';
 import { loadModel, saveModel } from '../../onnx/io.js';
 import { lossChartSvg } from '../../results/training/loss-chart.js';
 import { lossCsv } from '../../results/training/loss-csv.js';
-import { type BatchSource, sampleBatches } from '../../training/batch-source.js';
+import { augmentedBatches, type BatchSource, sampleBatches } from '../../training/batch-source.js';
 import { ForwardSession, type Top1, top1Accuracy } from '../../training/forward-session.js';
 import {
   type OptimizerSettings,
@@ -64,6 +66,8 @@ export interface FinetuneOptions {
   temperature: number;
   labelSmoothing: number;
   seed: number;
+  /** Augmented batches from the preprocessing workers ('auto', default) or the plain preprocessed images ('none'). */
+  augment?: 'auto' | 'none';
   threads: number;
   /** Preprocessing preset (default: the student's metadata, else by channels). */
   preprocess?: string;
@@ -111,6 +115,7 @@ function fingerprint(options: FinetuneOptions): Record<string, unknown> {
     temperature: options.temperature,
     labelSmoothing: options.labelSmoothing,
     seed: options.seed,
+    augment: options.augment ?? 'auto',
     preprocess: options.preprocess ?? null,
   };
 }
@@ -208,6 +213,34 @@ function describeTop1(t: Top1): string {
   return `${t.top1.toFixed(2)} % of ${t.samples}`;
 }
 
+/** The training batches: augmented in the preprocessing workers, or the preprocessed images as they are. */
+async function openTrainingData(
+  options: FinetuneOptions,
+  spec: PreprocessSpec,
+  sampleShape: number[],
+): Promise<{ batches: BatchSource; count: number; close: () => Promise<void> }> {
+  if ((options.augment ?? 'auto') === 'auto') {
+    const source = TrainingBatches.open({
+      dir: options.trainData,
+      spec,
+      batchSize: options.batch,
+      seed: options.seed,
+      labelType: 'int32',
+    });
+    return {
+      batches: augmentedBatches(source, sampleShape),
+      count: source.sampleCount,
+      close: () => source.close(),
+    };
+  }
+  const samples = await folderSamplesInMemory(options.trainData, options.studentPath, { spec });
+  return {
+    batches: sampleBatches(samples, samples.labels, { batchSize: options.batch, seed: options.seed }),
+    count: samples.count,
+    close: async () => {},
+  };
+}
+
 export async function runFinetune(options: FinetuneOptions): Promise<FinetuneResult> {
   checkOptions(options);
   const log = options.log;
@@ -239,126 +272,131 @@ export async function runFinetune(options: FinetuneOptions): Promise<FinetuneRes
 
   // 2. Data.
   const spec = await modelPreprocessSpec(options.studentPath, options.preprocess);
-  const train = await folderSamplesInMemory(options.trainData, options.studentPath, { spec });
-  const batches = sampleBatches(train, train.labels, { batchSize: options.batch, seed: options.seed });
-  const validation =
-    options.valData === undefined
-      ? undefined
-      : asValidation(
-          await folderSamplesInMemory(options.valData, options.studentPath, {
-            spec,
-            count: options.valImages,
-          }),
-        );
-  log(
-    `data: ${train.count} training images (${batches.batchesPerEpoch} batches of ${options.batch} per epoch), ${validation ? `${validation.samples.count} validation images` : 'no validation images'}`,
-  );
-
-  if (options.signal?.aborted) {
-    log('stopped before training started; run the same command again to start it');
-    return { dir, status: 'interrupted', resumed: claimed.resumed };
-  }
-
-  // 3. The trainer, with the plan when it is known (a resumed run), else a provisional one.
-  const known =
-    manifest.plan ??
-    (options.epochs !== undefined ? planByEpochs(options.epochs, batches.batchesPerEpoch) : undefined);
-  if (known && known.batchesPerEpoch !== batches.batchesPerEpoch)
-    throw new Error(
-      `${dir}: planned for ${known.batchesPerEpoch} batches per epoch, the training data now gives ${batches.batchesPerEpoch}; it changed since the run started`,
-    );
-  const trainer = await Trainer.create({
-    student: studentModel,
-    teacher: teacherModel,
-    batches,
-    settings: trainerSettings(options, known ?? { totalSteps: 1, warmupSteps: 0 }),
-  });
+  const train = await openTrainingData(options, spec, shape.sample);
+  const batches = train.batches;
   try {
-    const checkpoints = join(dir, CHECKPOINTS);
-    const from = known ? trainer.resumeLatest(checkpoints) : undefined;
-    if (from) log(`resuming at step ${trainer.step} of ${known?.totalSteps} (${basename(from)})`);
-    else if (claimed.resumed) log(`${dir}: an unfinished finetune with no checkpoint yet: starting it again`);
-
-    if (validation && manifest.teacherTop1 === undefined) {
-      const teacher = await ForwardSession.create(teacherModel, options.threads, options.teacherPath);
-      try {
-        manifest.teacherTop1 = await top1Accuracy(teacher, validation.samples, validation.labels);
-      } finally {
-        await teacher.release();
-      }
-      writeManifest(dir, manifest);
-    }
-    if (manifest.teacherTop1) log(`teacher validation top-1: ${describeTop1(manifest.teacherTop1)}`);
-    let evaluationSeconds = 0;
-    if (validation && !trainer.evaluations.some((e) => e.step === 0)) {
-      evaluationSeconds = await seconds(() => trainer.evaluate(validation));
-    }
-    const start = trainer.evaluations.find((e) => e.step === 0);
-    if (start) log(`student validation top-1 before: ${describeTop1(start)}`);
-
-    const budgetSeconds = options.minutes === undefined ? undefined : options.minutes * 60;
-    let plan = known;
-    if (!plan) {
-      plan = await timedPlan(trainer, batches, budgetSeconds ?? 0, evaluationSeconds);
-      trainer.setSchedule(trainerSettings(options, plan).schedule);
-    }
-    if (!manifest.plan) {
-      manifest.plan = plan;
-      writeManifest(dir, manifest);
-    }
+    const validation =
+      options.valData === undefined
+        ? undefined
+        : asValidation(
+            await folderSamplesInMemory(options.valData, options.studentPath, {
+              spec,
+              count: options.valImages,
+            }),
+          );
     log(
-      `plan: ${plan.totalSteps} steps (${plan.basis}), warm-up ${plan.warmupSteps} steps to lr ${options.lr}, then cosine to 0; ${options.optimizer === 'sgd' ? `SGD${options.momentum > 0 ? ` Nesterov momentum ${options.momentum}` : ''}` : 'AdamW'}, weight decay ${options.weightDecay}; loss (1 − ${options.alpha})·CE(ε ${options.labelSmoothing}) + ${options.alpha}·KD(T ${options.temperature})`,
+      `data: ${train.count} training images (${batches.batchesPerEpoch} batches of ${options.batch} per epoch), ${validation ? `${validation.samples.count} validation images` : 'no validation images'}`,
     );
 
-    // 4. Training.
-    const title = `finetune of ${basename(options.studentPath)} from ${basename(options.teacherPath)}`;
-    const outcome = await trainer.train({
-      validation,
-      checkpoints: { dir: checkpoints, everyMinutes: options.checkpointMinutes ?? 5 },
-      budgetSeconds,
-      signal: options.signal,
-      onProgress: options.onProgress,
-      onEvaluation: (e) => log(`step ${e.step}: validation top-1 ${describeTop1(e)}`),
-      onCheckpoint: () => writeCharts(dir, trainer, title),
-    });
-    if (outcome === 'interrupted') {
-      writeCharts(dir, trainer, title);
-      log(`stopped at step ${trainer.step} of ${plan.totalSteps}; run the same command again to resume`);
+    if (options.signal?.aborted) {
+      log('stopped before training started; run the same command again to start it');
       return { dir, status: 'interrupted', resumed: claimed.resumed };
     }
 
-    // 5. The trained student and the record.
-    if (outcome === 'budget')
-      log(`the --minutes budget ran out at step ${trainer.step} of ${plan.totalSteps}`);
-    let after = trainer.evaluations.find((e) => e.step === trainer.step);
-    if (validation && !after) after = await trainer.evaluate(validation);
-    const studentPath = join(dir, STUDENT_FILE);
-    saveModel(trainer.exportStudent(), studentPath, { overwrite: true });
-    writeCharts(dir, trainer, title);
-    const last = trainer.history.slice(-FINAL_LOSS_STEPS).map((r) => r.loss);
-    const summary: FinetuneSummary = {
-      outcome,
-      steps: trainer.step,
-      epochs: trainer.step / batches.batchesPerEpoch,
-      finalLoss: last.length > 0 ? last.reduce((a, b) => a + b, 0) / last.length : Number.NaN,
-      trainingSeconds: trainer.elapsedSeconds(),
-      samplesPerSecond: trainer.timing.seconds > 0 ? trainer.timing.samples / trainer.timing.seconds : 0,
-      ...(start ? { top1Before: { top1: start.top1, samples: start.samples } } : {}),
-      ...(after ? { top1After: { top1: after.top1, samples: after.samples } } : {}),
-      ...(manifest.teacherTop1 ? { teacherTop1: manifest.teacherTop1 } : {}),
-    };
-    manifest.status = 'complete';
-    manifest.result = summary;
-    writeManifest(dir, manifest);
-    writeRunRecord(dir, {
-      command: 'finetune',
-      args: { ...manifest.settings, threads: options.threads },
-      confFiles: [options.teacherPath, options.studentPath],
-      extra: { plan, result: summary },
+    // 3. The trainer, with the plan when it is known (a resumed run), else a provisional one.
+    const known =
+      manifest.plan ??
+      (options.epochs !== undefined ? planByEpochs(options.epochs, batches.batchesPerEpoch) : undefined);
+    if (known && known.batchesPerEpoch !== batches.batchesPerEpoch)
+      throw new Error(
+        `${dir}: planned for ${known.batchesPerEpoch} batches per epoch, the training data now gives ${batches.batchesPerEpoch}; it changed since the run started`,
+      );
+    const trainer = await Trainer.create({
+      student: studentModel,
+      teacher: teacherModel,
+      batches,
+      settings: trainerSettings(options, known ?? { totalSteps: 1, warmupSteps: 0 }),
     });
-    rmSync(checkpoints, { recursive: true, force: true });
-    return { dir, status: 'complete', resumed: claimed.resumed, studentPath, summary };
+    try {
+      const checkpoints = join(dir, CHECKPOINTS);
+      const from = known ? trainer.resumeLatest(checkpoints) : undefined;
+      if (from) log(`resuming at step ${trainer.step} of ${known?.totalSteps} (${basename(from)})`);
+      else if (claimed.resumed)
+        log(`${dir}: an unfinished finetune with no checkpoint yet: starting it again`);
+
+      if (validation && manifest.teacherTop1 === undefined) {
+        const teacher = await ForwardSession.create(teacherModel, options.threads, options.teacherPath);
+        try {
+          manifest.teacherTop1 = await top1Accuracy(teacher, validation.samples, validation.labels);
+        } finally {
+          await teacher.release();
+        }
+        writeManifest(dir, manifest);
+      }
+      if (manifest.teacherTop1) log(`teacher validation top-1: ${describeTop1(manifest.teacherTop1)}`);
+      let evaluationSeconds = 0;
+      if (validation && !trainer.evaluations.some((e) => e.step === 0)) {
+        evaluationSeconds = await seconds(() => trainer.evaluate(validation));
+      }
+      const start = trainer.evaluations.find((e) => e.step === 0);
+      if (start) log(`student validation top-1 before: ${describeTop1(start)}`);
+
+      const budgetSeconds = options.minutes === undefined ? undefined : options.minutes * 60;
+      let plan = known;
+      if (!plan) {
+        plan = await timedPlan(trainer, batches, budgetSeconds ?? 0, evaluationSeconds);
+        trainer.setSchedule(trainerSettings(options, plan).schedule);
+      }
+      if (!manifest.plan) {
+        manifest.plan = plan;
+        writeManifest(dir, manifest);
+      }
+      log(
+        `plan: ${plan.totalSteps} steps (${plan.basis}), warm-up ${plan.warmupSteps} steps to lr ${options.lr}, then cosine to 0; ${options.optimizer === 'sgd' ? `SGD${options.momentum > 0 ? ` Nesterov momentum ${options.momentum}` : ''}` : 'AdamW'}, weight decay ${options.weightDecay}; loss (1 − ${options.alpha})·CE(ε ${options.labelSmoothing}) + ${options.alpha}·KD(T ${options.temperature})`,
+      );
+
+      // 4. Training.
+      const title = `finetune of ${basename(options.studentPath)} from ${basename(options.teacherPath)}`;
+      const outcome = await trainer.train({
+        validation,
+        checkpoints: { dir: checkpoints, everyMinutes: options.checkpointMinutes ?? 5 },
+        budgetSeconds,
+        signal: options.signal,
+        onProgress: options.onProgress,
+        onEvaluation: (e) => log(`step ${e.step}: validation top-1 ${describeTop1(e)}`),
+        onCheckpoint: () => writeCharts(dir, trainer, title),
+      });
+      if (outcome === 'interrupted') {
+        writeCharts(dir, trainer, title);
+        log(`stopped at step ${trainer.step} of ${plan.totalSteps}; run the same command again to resume`);
+        return { dir, status: 'interrupted', resumed: claimed.resumed };
+      }
+
+      // 5. The trained student and the record.
+      if (outcome === 'budget')
+        log(`the --minutes budget ran out at step ${trainer.step} of ${plan.totalSteps}`);
+      let after = trainer.evaluations.find((e) => e.step === trainer.step);
+      if (validation && !after) after = await trainer.evaluate(validation);
+      const studentPath = join(dir, STUDENT_FILE);
+      saveModel(trainer.exportStudent(), studentPath, { overwrite: true });
+      writeCharts(dir, trainer, title);
+      const last = trainer.history.slice(-FINAL_LOSS_STEPS).map((r) => r.loss);
+      const summary: FinetuneSummary = {
+        outcome,
+        steps: trainer.step,
+        epochs: trainer.step / batches.batchesPerEpoch,
+        finalLoss: last.length > 0 ? last.reduce((a, b) => a + b, 0) / last.length : Number.NaN,
+        trainingSeconds: trainer.elapsedSeconds(),
+        samplesPerSecond: trainer.timing.seconds > 0 ? trainer.timing.samples / trainer.timing.seconds : 0,
+        ...(start ? { top1Before: { top1: start.top1, samples: start.samples } } : {}),
+        ...(after ? { top1After: { top1: after.top1, samples: after.samples } } : {}),
+        ...(manifest.teacherTop1 ? { teacherTop1: manifest.teacherTop1 } : {}),
+      };
+      manifest.status = 'complete';
+      manifest.result = summary;
+      writeManifest(dir, manifest);
+      writeRunRecord(dir, {
+        command: 'finetune',
+        args: { ...manifest.settings, threads: options.threads },
+        confFiles: [options.teacherPath, options.studentPath],
+        extra: { plan, result: summary },
+      });
+      rmSync(checkpoints, { recursive: true, force: true });
+      return { dir, status: 'complete', resumed: claimed.resumed, studentPath, summary };
+    } finally {
+      await trainer.release();
+    }
   } finally {
-    await trainer.release();
+    await train.close();
   }
 }
