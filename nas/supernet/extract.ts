@@ -4,6 +4,10 @@
  * and every initializer stretch of a narrowed group keeps only its first `width` channels;
  * depthwise convs get their new group count. Nothing is computed: a full-width point gives the
  * original network.
+ *
+ * `extractWithMapping` also says where each of the sub-network's initializers lies in the
+ * super-network's (same name; the kept indices of each narrowed axis), which super-network training
+ * needs to gather a sub-network's weights and scatter its gradients back.
  */
 
 import { cloneModel } from '../../onnx/clone.js';
@@ -56,7 +60,32 @@ function cutBlocks(model: Model, space: SearchSpace, skip: Set<string>): void {
   g.removeDeadNodes();
 }
 
-function narrow(model: Model, space: SearchSpace, widths: Map<string, number>): void {
+/** Where a sub-network initializer lies in the super-network: a sub-tensor of the same-named initializer. */
+export interface TensorMapping {
+  /** The super-network initializer (extraction keeps names). */
+  tensor: string;
+  /** Its dims in the super-network. */
+  superDims: number[];
+  /**
+   * Per axis, the super-network indices the sub-network keeps, ascending (undefined: the whole axis).
+   * A narrowed group keeps a prefix of its stretch, so these are prefixes or, where several groups
+   * share an axis (a Concat's consumer), a few runs.
+   */
+  keep: (Int32Array | undefined)[];
+}
+
+export interface ExtractedSubnetwork {
+  model: Model;
+  /** One entry per initializer of `model`. */
+  mapping: Map<string, TensorMapping>;
+}
+
+/** Narrows the initializers in place; returns the kept indices of each narrowed axis, by tensor. */
+function narrow(
+  model: Model,
+  space: SearchSpace,
+  widths: Map<string, number>,
+): Map<string, Map<number, Int32Array>> {
   const inits = model.graph.initializers;
   // tensor -> axis -> entries to drop
   const drops = new Map<string, Map<number, Set<number>>>();
@@ -73,13 +102,17 @@ function narrow(model: Model, space: SearchSpace, widths: Map<string, number>): 
       for (let i = s.offset + w * s.inner; i < need; i++) set.add(i);
     }
   }
+  const kept = new Map<string, Map<number, Int32Array>>();
   for (const [name, axes] of drops) {
     let t = inits.get(name)!;
+    const keptAxes = new Map<number, Int32Array>();
     for (const [axis, drop] of axes) {
       const keep = Int32Array.from({ length: t.dims[axis] }, (_, i) => i).filter((i) => !drop.has(i));
       t = gatherAxis(t, axis, keep);
+      keptAxes.set(axis, keep);
     }
     inits.set(name, t);
+    kept.set(name, keptAxes);
   }
   const depthwise = new Set(space.groups.flatMap((g) => g.depthwise));
   for (const node of model.graph.nodes) {
@@ -91,10 +124,16 @@ function narrow(model: Model, space: SearchSpace, widths: Map<string, number>): 
     const t = inits.get(input.name);
     if (t) input.shape = [...t.dims];
   }
+  return kept;
 }
 
 /** The sub-network at `point` as a standalone model (the source model is not changed). */
 export function extractSubnetwork(model: Model, space: SearchSpace, point: Point): Model {
+  return extractWithMapping(model, space, point).model;
+}
+
+/** As extractSubnetwork, with where each initializer of the sub-network lies in `model`'s. */
+export function extractWithMapping(model: Model, space: SearchSpace, point: Point): ExtractedSubnetwork {
   const r = resolvePoint(space, point);
   try {
     checkSpaceFits(model, space);
@@ -103,7 +142,7 @@ export function extractSubnetwork(model: Model, space: SearchSpace, point: Point
   }
   const out = cloneModel(model);
   cutBlocks(out, space, r.skip);
-  narrow(out, space, r.widths);
+  const kept = narrow(out, space, r.widths);
   // Intermediate shapes recorded in the source no longer hold.
   out.graph.valueInfo = [];
   out.setMetadata('bnas.supernet.point', JSON.stringify(canonicalPoint(space, point)));
@@ -112,5 +151,11 @@ export function extractSubnetwork(model: Model, space: SearchSpace, point: Point
   } catch (error) {
     throw new Error(`extract: the sub-network is inconsistent: ${(error as Error).message}`);
   }
-  return out;
+  const mapping = new Map<string, TensorMapping>();
+  for (const name of out.graph.initializers.keys()) {
+    const superDims = [...model.graph.initializers.get(name)!.dims];
+    const axes = kept.get(name);
+    mapping.set(name, { tensor: name, superDims, keep: superDims.map((_, axis) => axes?.get(axis)) });
+  }
+  return { model: out, mapping };
 }
