@@ -4,15 +4,16 @@
 What it makes (test/fixtures/training/, read by test/training/fmnist-reference.ts, so that `npm test`
 needs no Python):
 
-  reference-fmnist.json               everything small: the batch's image names and labels, the
-                                      parameter layout, and per case the loss, the float64 logits,
-                                      the gradient of the loss with respect to the logits, and the
-                                      per-parameter gradient summaries (shape, sum, sum of squares,
-                                      max |g|, the first 32 values in C order); BN statistics; the
-                                      SGD step; the onnxruntime cross-check of the rebuilt network
+  reference-fmnist.json               everything small: the batch's image names and labels and how
+                                      they were chosen (input.selection), the parameter layout, and
+                                      per case the loss, the float64 logits and the gradient of the
+                                      loss with respect to the logits; BN statistics; the SGD step;
+                                      the onnxruntime cross-check of the rebuilt network
   reference-fmnist-input.npy          the input batch, float32 [8, 1, 28, 28], exactly as fed
-  reference-fmnist-grad-ce-eval.npy   full gradients of case ceEval, float32, the trainable
-  reference-fmnist-grad-ce-train.npy  parameters concatenated (layout in the JSON), case ceTrain
+  reference-fmnist-grad-<case>.npy    full gradients of each case (ce-eval, ce-train, kd-eval,
+                                      combined-eval, combined-train, feature-mse), float32 of the
+                                      float64 values, the trainable parameters concatenated (layout
+                                      in the JSON; zeros where the loss does not reach)
   reference-fmnist-student.npy        the distillation student's trainable parameters, float32,
                                       same layout (its BN running statistics are the teacher's)
 
@@ -23,8 +24,13 @@ the same batch and requires the float64 logits (and the first residual block's o
 onnxruntime's float32 ones within 1e-4, for the teacher and for the student; and it compares a few
 of the cross-entropy gradients with float64 central differences.
 
-Batch: the first 8 lines of datasets/fixtures/fashion-mnist/train/val_map.txt, preprocessed as the
-model's metadata says ('plain': float32 (u8 / 255 - mean) / std, each step rounded to float32).
+Batch: 8 images of datasets/fixtures/fashion-mnist/train/val_map.txt, preprocessed as the model's
+metadata says ('plain': float32 (u8 / 255 - mean) / std, each step rounded to float32), chosen so that
+no ReLU input of any forward lies within float32 rounding of 0 (batch_selection.py: the criterion,
+the margin and why it is not larger). The script then checks every ReLU input's sign against float32
+PyTorch (four forwards) and onnxruntime (BN frozen), and records per forward the margin reached and
+the inputs nearest to 0, which test/training/fmnist-pytorch.test.ts checks in onnxruntime's training
+graph.
 
 Cases (every loss a mean over the batch; gradients of every trainable initializer: Conv weights, BN
 scales and biases, the Gemm weight and bias; running statistics are not parameters):
@@ -39,19 +45,20 @@ scales and biases, the Gemm weight and bias; running statistics are not paramete
   combinedEval    (1 - a) * CE(label smoothing 0.1) + a * KD, a = 0.5, student BN frozen.
   combinedTrain   the same, student BN in training mode (teacher frozen).
   featureMse      F.mse_loss(student's, teacher's output of the first residual block), mean over all
-                  elements, student BN frozen; gradients only of the parameters before that output.
+                  elements, student BN frozen; gradients only of the parameters before that output
+                  (listed in `reached`; the others are stored as zeros).
   sgd             one torch.optim.SGD step (lr 0.1, momentum 0.9, Nesterov, weight decay 1e-4) from
                   the fixture weights with ceEval's gradients; two variants: decay on every
                   parameter, decay on rank > 1 parameters only (biases and BN exempt). Per parameter
                   summaries of the new values and of the change (new - old, float64), and the full new
                   values of three parameters.
 
-Rerun (deterministic: fixed batch, seeded noise, float64, single thread):
+Rerun (deterministic: seeded noise, float64, single thread):
 
     /usr/bin/python3 scripts/training/make_reference.py     # Debian: python3-torch python3-onnx python3-pil
 
 (`python3` if that is Debian's interpreter; a pyenv or venv python usually has no torch.) Needs node
-and `npm ci` done (onnxruntime-node). Takes a few seconds.
+and `npm ci` done (onnxruntime-node). Takes about 8 minutes, nearly all of it the batch search.
 """
 import argparse
 import hashlib
@@ -73,6 +80,9 @@ REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "scripts", "fixture"))
 import fmnist_model  # noqa: E402
 
+sys.path.insert(0, HERE)
+import batch_selection  # noqa: E402
+
 MODEL = os.path.join(REPO, "models", "fixture", "fmnist_resnet.onnx")
 TRAIN_DIR = os.path.join(REPO, "datasets", "fixtures", "fashion-mnist", "train")
 OUT_DIR = os.path.join(REPO, "test", "fixtures", "training")
@@ -92,28 +102,40 @@ SGD_FIRST_VALUES = 16
 ORT_TOLERANCE = 1e-4
 FD_STEP = 1e-6
 FD_TOLERANCE = 1e-4
+KEBAB = {"kdEval": "kd-eval", "combinedEval": "combined-eval", "combinedTrain": "combined-train"}
+SELECTION_CRITERION = ("every ReLU input x of every image n, in the four forwards (teacher and student, BN "
+                       "frozen and on batch statistics): |x| > margin * RMS(x[n]); the first 8-subset in "
+                       "val_map order of the first `pool` images that clear it with BN frozen "
+                       "(scripts/training/batch_selection.py)")
 SIGNIFICANT = 12  # digits kept for summary values (the comparisons are at 1e-4 relative)
 
 
 # ---------------------------------------------------------------------------------------------- data
 
-def read_batch(metadata):
+def training_list():
+    """(image name, label) of every line of the fixture's training list, in order."""
     with open(os.path.join(TRAIN_DIR, "val_map.txt")) as f:
-        lines = [line.split() for line in f if line.strip()][:BATCH]
-    names = [name for name, _ in lines]
-    labels = [int(label) for _, label in lines]
+        return [(name, int(label)) for name, label in (line.split() for line in f if line.strip())]
+
+
+def image_loader(metadata):
+    """load(names) -> float32 [n, 1, 28, 28], preprocessed as the model's metadata says, and its description."""
     mean, std = np.float32(metadata["bnas.mean"]), np.float32(metadata["bnas.std"])
     if metadata.get("bnas.preprocess") != "plain":
         raise SystemExit(f"expected bnas.preprocess=plain, the model says {metadata.get('bnas.preprocess')}")
-    images = []
-    for name in names:
-        pixels = np.asarray(Image.open(os.path.join(TRAIN_DIR, name)).convert("L"), dtype=np.uint8)
-        x = pixels.astype(np.float32) / np.float32(255)
-        images.append(((x - mean) / std).astype(np.float32))
-    batch = np.stack(images)[:, None, :, :]
-    assert batch.dtype == np.float32 and batch.shape == (BATCH, 1, 28, 28)
-    return names, labels, batch, {"preset": "plain", "mean": float(metadata["bnas.mean"]),
-                                  "std": float(metadata["bnas.std"]), "arithmetic": "float32"}
+
+    def load(names):
+        images = []
+        for name in names:
+            pixels = np.asarray(Image.open(os.path.join(TRAIN_DIR, name)).convert("L"), dtype=np.uint8)
+            x = pixels.astype(np.float32) / np.float32(255)
+            images.append(((x - mean) / std).astype(np.float32))
+        batch = np.stack(images)[:, None, :, :]
+        assert batch.dtype == np.float32 and batch.shape == (len(names), 1, 28, 28)
+        return batch
+
+    return load, {"preset": "plain", "mean": float(metadata["bnas.mean"]), "std": float(metadata["bnas.std"]),
+                  "arithmetic": "float32"}
 
 
 # --------------------------------------------------------------------------------------------- model
@@ -198,7 +220,11 @@ const input = new ort.Tensor('float32', data, [Number(n), 1, 28, 28]);
 const outputs = JSON.parse(outputsJson);
 const result = await session.run({ [session.inputNames[0]]: input }, outputs);
 const out = {};
-for (const name of outputs) out[name] = { dims: result[name].dims, data: Array.from(result[name].data) };
+outputs.forEach((name, i) => {
+  const file = `${inputPath}.out${i}`;
+  fs.writeFileSync(file, Buffer.from(result[name].data.buffer, result[name].data.byteOffset, result[name].data.byteLength));
+  out[name] = { dims: result[name].dims, file };
+});
 process.stdout.write(JSON.stringify(out));
 """
 
@@ -221,7 +247,7 @@ def run_onnxruntime(model, batch, outputs, tmp, tag):
     if proc.returncode != 0:
         raise SystemExit(f"onnxruntime-node failed ({proc.returncode}):\n{proc.stderr}")
     result = json.loads(proc.stdout)
-    return {k: np.asarray(v["data"], dtype=np.float64).reshape(v["dims"]) for k, v in result.items()}
+    return {k: np.fromfile(v["file"], dtype="<f4").astype(np.float64).reshape(v["dims"]) for k, v in result.items()}
 
 
 def with_initializers(model, values):
@@ -230,6 +256,20 @@ def with_initializers(model, values):
         if t.name in values:
             t.CopyFrom(numpy_helper.from_array(np.asarray(values[t.name], dtype=np.float32), t.name))
     return model
+
+
+def sign_check(what, reference, values):
+    """Sign disagreements between float64 ReLU inputs and another engine's, and the largest |diff| / RMS."""
+    disagreements, worst = 0, 0.0
+    for r, v in zip(reference, values):
+        r = np.asarray(r, dtype=np.float64)
+        v = np.asarray(v, dtype=np.float64).reshape(r.shape)
+        disagreements += int(np.count_nonzero((r > 0) != (v > 0)))
+        worst = max(worst, float(np.abs(r - v).max() / np.sqrt(np.mean(r * r))))
+    print(f"ReLU inputs, {what} vs float64: {disagreements} sign disagreements, max |diff| / RMS {worst:.2g}")
+    if disagreements:
+        raise SystemExit(f"{what}: {disagreements} ReLU inputs change sign between float64 and float32")
+    return {"signDisagreements": disagreements, "maxRelativeDiff": worst}
 
 
 def max_relative(a, b):
@@ -368,10 +408,9 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
 
     onnx_model, order, inits, metadata, bn_nodes = read_onnx(MODEL)
-    names, labels, batch, preprocess = read_batch(metadata)
-    x = torch.from_numpy(batch.astype(np.float64))
-    y = torch.tensor(labels, dtype=torch.int64)
+    load, preprocess = image_loader(metadata)
     feature_name = first_block_output(onnx_model)
+    relu_names = [n.input[0] for n in onnx_model.graph.node if n.op_type == "Relu"]
 
     teacher = build_network(inits, bn_nodes)
     params = trainable_names(teacher, order)
@@ -381,14 +420,40 @@ def main():
     set_parameters(student, student_values)
     bn_names = [node.input[1][: -len(".weight")] for node in bn_nodes]
 
+    def network(values, dtype=torch.float64):
+        net = build_network(inits, bn_nodes)
+        set_parameters(net, values)
+        return net.to(dtype)
+
+    # --- the batch: no ReLU input near 0 in any forward (batch_selection.py)
+    entries = training_list()
+    chosen, search = batch_selection.select_batch(
+        entries, lambda idx: torch.from_numpy(load([entries[i][0] for i in idx]).astype(np.float64)),
+        {"teacher": network(teacher_values), "student": network(student_values)}, batch=BATCH)
+    names = [entries[i][0] for i in chosen]
+    labels = [entries[i][1] for i in chosen]
+    batch = load(names)
+    x = torch.from_numpy(batch.astype(np.float64))
+    y = torch.tensor(labels, dtype=torch.int64)
+    forwards, relu_values = {}, {}
+    for key, values, train in (("teacherEval", teacher_values, False), ("teacherTrain", teacher_values, True),
+                               ("studentEval", student_values, False), ("studentTrain", student_values, True)):
+        relu_values[key] = batch_selection.relu_inputs(network(values), x, train)
+        forwards[key] = batch_selection.describe_forward(relu_values[key], relu_names)
+        float32 = batch_selection.relu_inputs(network(values, torch.float32), torch.from_numpy(batch), train)
+        forwards[key]["float32PyTorch"] = sign_check(f"{key}, float32 PyTorch", relu_values[key], float32)
+
     # --- the rebuilt network against onnxruntime, teacher and student
     with torch.no_grad():
         t_logits, t_feature = forward(teacher, x, train=False, feature=True)
         s_logits, s_feature = forward(student, x, train=False, feature=True)
     with tempfile.TemporaryDirectory() as tmp:
-        ort_teacher = run_onnxruntime(onnx_model, batch, ["logits", feature_name], tmp, "teacher")
+        ort_teacher = run_onnxruntime(onnx_model, batch, ["logits", feature_name] + relu_names, tmp, "teacher")
         ort_student = run_onnxruntime(with_initializers(onnx_model, student_values), batch,
-                                      ["logits", feature_name], tmp, "student")
+                                      ["logits", feature_name] + relu_names, tmp, "student")
+    for key, ort_values in (("teacherEval", ort_teacher), ("studentEval", ort_student)):
+        forwards[key]["onnxruntime"] = sign_check(f"{key}, onnxruntime", relu_values[key],
+                                                  [ort_values[n] for n in relu_names])
     checks = {
         "teacherLogits": float(np.abs(t_logits.numpy() - ort_teacher["logits"]).max()),
         "teacherFeature": float(np.abs(t_feature.numpy() - ort_teacher[feature_name]).max()),
@@ -446,7 +511,7 @@ def main():
         cases[case] = {"loss": float(loss), "kd": float(kd), "ce": float(ce),
                        "bnMode": "train" if train else "eval", "logits": logits.detach().numpy().tolist(),
                        "dLogits": d_logits.tolist(),
-                       "gradients": {"summaries": {n: summary(grads[n]) for n in params}}}
+                       "gradients": save_npy(f"{PREFIX}-grad-{KEBAB[case]}.npy", flat(grads, params))}
 
     # --- e: MSE between the first residual block's outputs (student eval mode)
     net = build_network(inits, bn_nodes)
@@ -455,9 +520,10 @@ def main():
     loss = F.mse_loss(feature, t_feature.detach())
     _, grads = gradients(loss, logits, net, params)
     reached = [n for n in params if grads[n] is not None]
+    grads = {n: np.zeros(inits[n].shape) if g is None else g for n, g in grads.items()}
     cases["featureMse"] = {"loss": float(loss), "bnMode": "eval", "feature": feature_name,
-                           "featureShape": list(feature.shape),
-                           "gradients": {"summaries": {n: summary(grads[n]) for n in reached}}}
+                           "featureShape": list(feature.shape), "reached": reached,
+                           "gradients": save_npy(f"{PREFIX}-grad-feature-mse.npy", flat(grads, params))}
 
     # --- d: one SGD step from the fixture weights with ceEval's gradients
     sgd = {"settings": SGD, "from": "ceEval", "variants": {}}
@@ -484,7 +550,10 @@ def main():
         "torch": torch.__version__,
         "model": {"path": "models/fixture/fmnist_resnet.onnx", "sha256": sha256(MODEL)},
         "input": {**save_npy(f"{PREFIX}-input.npy", batch), "shape": list(batch.shape), "images": names,
-                  "imageDir": "datasets/fixtures/fashion-mnist/train", "labels": labels, "preprocess": preprocess},
+                  "imageDir": "datasets/fixtures/fashion-mnist/train", "labels": labels, "preprocess": preprocess,
+                  "selection": {"criterion": SELECTION_CRITERION, "margin": batch_selection.MARGIN,
+                                "pool": batch_selection.POOL, "positions": chosen, **search,
+                                "forwards": forwards}},
         "settings": {"labelSmoothing": LABEL_SMOOTHING, "temperature": TEMPERATURE, "alpha": ALPHA,
                      "bnMomentumPyTorch": BN_MOMENTUM, "reduction": "mean over the batch"},
         "parameters": offsets,

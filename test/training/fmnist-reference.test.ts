@@ -110,9 +110,8 @@ function sha256(file: string): string {
 describe('the PyTorch reference on the fixture model (test/fixtures/training/reference-fmnist*)', () => {
   it('names files whose contents are the ones it was made from', () => {
     expect(sha256(join(REPO_ROOT, REF.model.path))).toBe(REF.model.sha256);
-    const npys = [REF.input, REF.student, REF.cases.ceEval.gradients, REF.cases.ceTrain.gradients];
+    const npys = [REF.input, REF.student, ...CASE_NAMES.map((name) => REF.cases[name].gradients)];
     for (const ref of npys) {
-      if (!('file' in ref)) throw new Error('a full array is missing');
       expect(sha256(join(REFERENCE_DIR, ref.file)), ref.file).toBe(ref.sha256);
     }
   });
@@ -139,6 +138,36 @@ describe('the PyTorch reference on the fixture model (test/fixtures/training/ref
         .map((line) => line.split(' ') as [string, string]),
     );
     expect(labels()).toEqual(images.map((image) => Number(valMap.get(image))));
+    const lines = readFileSync(join(REPO_ROOT, imageDir, 'val_map.txt'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(images).toEqual(REF.input.selection.positions.map((p) => lines[p].split(' ')[0]));
+  });
+
+  it('records a batch whose ReLU inputs all clear the margin in each forward, with no sign flipped in float32', () => {
+    const { margin, forwards, positions } = REF.input.selection;
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    expect(Object.keys(forwards).sort()).toEqual([
+      'studentEval',
+      'studentTrain',
+      'teacherEval',
+      'teacherTrain',
+    ]);
+    for (const [name, f] of Object.entries(forwards)) {
+      expect(f.margin, name).toBeGreaterThan(margin);
+      expect(f.nearest.length, name).toBeGreaterThan(0);
+      expect(f.nearest[0].relative, name).toBe(f.margin);
+      for (const [i, v] of f.nearest.entries()) {
+        if (i > 0) expect(v.relative, name).toBeGreaterThanOrEqual(f.nearest[i - 1].relative);
+        expect(v.value, name).not.toBe(0);
+        expect(
+          model.graph.nodes.some((n) => n.opType === 'Relu' && n.inputs[0] === v.tensor),
+          v.tensor,
+        ).toBe(true);
+      }
+      expect(f.float32PyTorch.signDisagreements, name).toBe(0);
+      if (name.endsWith('Eval')) expect(f.onnxruntime?.signDisagreements, name).toBe(0);
+    }
   });
 
   it("lists the model's trainable initializers, its BN nodes and the feature tensor", () => {
@@ -177,28 +206,36 @@ describe('the PyTorch reference on the fixture model (test/fixtures/training/ref
       const expected = logitGradient(c.logits!, ys, a > 0 ? teacherLogits() : undefined, a);
       expect(relativeError(c.dLogits!.flat(), expected.flat()), name).toBeLessThan(1e-12);
       const biasSum = Array.from({ length: CLASSES }, (_, k) => c.dLogits!.reduce((s, row) => s + row[k], 0));
-      // full gradients are float32-rounded; summaries keep 12 significant digits
-      const tolerance = 'file' in c.gradients ? 1e-6 : 1e-10;
-      expect(relativeError(gradientSummary(name, 'fc.bias')!.first, biasSum), name).toBeLessThan(tolerance);
+      // the stored gradients are float32-rounded
+      expect(relativeError(gradientSummary(name, 'fc.bias').first, biasSum), name).toBeLessThan(1e-6);
     }
   });
 
-  it('summarizes a full gradient as the script does', () => {
-    const g = gradients('ceEval').get('stem.0.weight')!;
-    const s = summarize(g, [32, 1, 3, 3]);
-    expect(s.first).toHaveLength(32);
-    expect(summaryError(s, gradientSummary('ceEval', 'stem.0.weight')!)).toBe(0);
+  it('stores a full gradient of every parameter for every case, in the layout of the parameter list', () => {
+    const total = REF.parameters.reduce((sum, p) => sum + p.size, 0);
+    expect(REF.parameters.map((p) => p.offset)).toEqual(
+      REF.parameters.map((_, i) => REF.parameters.slice(0, i).reduce((sum, p) => sum + p.size, 0)),
+    );
     for (const name of CASE_NAMES) {
-      for (const p of REF.parameters) {
-        const summary = gradientSummary(name, p.name);
-        if (summary) expect(summary.shape, `${name} ${p.name}`).toEqual(p.shape);
-      }
+      const g = gradients(name);
+      expect([...g.keys()], name).toEqual(parameterNames());
+      expect(
+        [...g.values()].reduce((sum, v) => sum + v.length, 0),
+        name,
+      ).toBe(total);
     }
+    const s = summarize(gradients('ceEval').get('stem.0.weight')!, [32, 1, 3, 3]);
+    expect(s.first).toHaveLength(32);
+    expect(summaryError(s, gradientSummary('ceEval', 'stem.0.weight'))).toBe(0);
   });
 
   it('gives the feature MSE gradients only to the parameters before the first residual block output', () => {
-    const reached = parameterNames().filter((p) => gradientSummary('featureMse', p) !== undefined);
+    const reached = lossCase('featureMse').reached!;
     expect(reached).toEqual(parameterNames().filter((p) => /^(stem|stages\.0\.0)\./.test(p)));
+    for (const [p, g] of gradients('featureMse')) {
+      const nonZero = g.some((v) => v !== 0);
+      expect(nonZero, p).toBe(reached.includes(p));
+    }
   });
 
   it('stores running statistics that are PyTorch momentum 0.1 updates with the unbiased batch variance', () => {

@@ -6,9 +6,12 @@
  *
  * - Parameters are the trainable initializers (Conv weights, BN scales and biases, Gemm weight and
  *   bias) by ONNX initializer name; running statistics are state, not parameters.
- * - Cases ceEval and ceTrain have full gradients (float32 arrays of the float64 values); the others
- *   have per-parameter summaries only. gradientSummary() answers for every case; summarize() makes
- *   the same summary of a computed gradient, and summaryError() compares two.
+ * - Every case has full gradients (float32 arrays of the float64 values; featureMse's are zero for
+ *   the parameters its loss does not reach, listed in `reached`). summarize() makes the summary the
+ *   script writes of any values (the SGD step is stored as summaries), and summaryError() compares two.
+ * - The batch was chosen so that no ReLU input lies within float32 rounding of 0 in any of the four
+ *   forwards (teacher or student, BN frozen or on batch statistics): `input.selection` records the
+ *   criterion, the margin reached per forward and the inputs nearest to 0 (forwardOf() names a case's).
  * - The distillation cases use the student's parameters (studentParameters()) with the fixture's
  *   running statistics; their teacher is the fixture model with BN frozen (ceEval's logits).
  */
@@ -67,6 +70,47 @@ export interface BatchNormStatistics {
   runningVar: number[];
 }
 
+/** One ReLU input value of a forward: the ONNX tensor, the flat index in it, its float64 value. */
+export interface NearZero {
+  tensor: string;
+  index: number;
+  value: number;
+  /** |value| / the RMS of its image's slice of the tensor. */
+  relative: number;
+}
+
+/** Another engine's ReLU inputs against float64's. */
+export interface SignCheck {
+  signDisagreements: number;
+  /** max |x − x64| / RMS, over every ReLU input. */
+  maxRelativeDiff: number;
+}
+
+export type ForwardName = 'teacherEval' | 'teacherTrain' | 'studentEval' | 'studentTrain';
+
+export interface ForwardMargin {
+  /** The smallest |x| / RMS over every ReLU input of the forward. */
+  margin: number;
+  /** The ReLU inputs nearest to 0, nearest first. */
+  nearest: NearZero[];
+  float32PyTorch: SignCheck;
+  /** The BN-frozen forwards, run by the plain ONNX model. */
+  onnxruntime?: SignCheck;
+}
+
+export interface BatchSelection {
+  criterion: string;
+  /** Required |x| / RMS. */
+  margin: number;
+  pool: number;
+  /** The images' positions in val_map.txt (0-based). */
+  positions: number[];
+  screened: number;
+  eligible: number;
+  subsetsTried: number;
+  forwards: Record<ForwardName, ForwardMargin>;
+}
+
 export type CaseName = 'ceEval' | 'ceTrain' | 'kdEval' | 'combinedEval' | 'combinedTrain' | 'featureMse';
 export const CASE_NAMES: readonly CaseName[] = [
   'ceEval',
@@ -90,8 +134,10 @@ export interface LossCase {
   /** featureMse: the ONNX tensor compared (output of the first residual block) and its shape. */
   feature?: string;
   featureShape?: number[];
-  /** Full gradients in a .npy file, or summaries (featureMse: only the parameters the loss reaches). */
-  gradients: NpyRef | { summaries: Record<string, ValueSummary> };
+  /** Every parameter's full gradient, in a .npy file. */
+  gradients: NpyRef;
+  /** featureMse: the parameters its loss reaches (the others' gradients are 0). */
+  reached?: string[];
   /** ceTrain: per BN module name. */
   batchNorm?: Record<string, BatchNormStatistics>;
 }
@@ -121,6 +167,7 @@ export interface FmnistReference {
     imageDir: string;
     labels: number[];
     preprocess: { preset: 'plain'; mean: number; std: number; arithmetic: string };
+    selection: BatchSelection;
   };
   settings: {
     labelSmoothing: number;
@@ -188,15 +235,15 @@ function split(data: Float32Array): Map<string, Float32Array> {
   );
 }
 
-export function hasFullGradients(name: CaseName): boolean {
-  return 'file' in lossCase(name).gradients;
+/** Every parameter's full gradient (views into one cached array: do not write). */
+export function gradients(name: CaseName): Map<string, Float32Array> {
+  return split(npyData(lossCase(name).gradients.file));
 }
 
-/** Every parameter's full gradient (views into one cached array: do not write). Only ceEval and ceTrain. */
-export function gradients(name: CaseName): Map<string, Float32Array> {
-  const g = lossCase(name).gradients;
-  if (!('file' in g)) throw new Error(`case ${name} stores gradient summaries only`);
-  return split(npyData(g.file));
+/** The forward a case runs: whose parameters, and BN frozen or on batch statistics. */
+export function forwardOf(name: CaseName): ForwardName {
+  const who = name === 'ceEval' || name === 'ceTrain' ? 'teacher' : 'student';
+  return `${who}${lossCase(name).bnMode === 'train' ? 'Train' : 'Eval'}`;
 }
 
 /** The student's parameters (views into one cached array: copy before training them). */
@@ -218,17 +265,9 @@ export function summarize(values: ArrayLike<number>, shape: readonly number[], f
   return { shape: [...shape], sum, sumSquares, maxAbs, first: Array.from(values).slice(0, first) };
 }
 
-/**
- * A parameter's gradient summary in a case (computed from the full gradient where stored);
- * undefined where the loss does not reach the parameter (featureMse).
- */
-export function gradientSummary(name: CaseName, parameter: string): ValueSummary | undefined {
-  const g = lossCase(name).gradients;
-  if ('file' in g) {
-    const slot = parameterSlot(parameter);
-    return summarize(gradients(name).get(parameter)!, slot.shape);
-  }
-  return g.summaries[parameter];
+/** A parameter's gradient summary in a case, made from the full gradient. */
+export function gradientSummary(name: CaseName, parameter: string): ValueSummary {
+  return summarize(gradients(name).get(parameter)!, parameterSlot(parameter).shape);
 }
 
 export function sgdVariant(name: SgdVariantName): SgdVariant {
