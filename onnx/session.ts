@@ -22,6 +22,12 @@ export interface SessionExtras {
   profileFilePrefix?: string;
   /** Least severity onnxruntime logs (0 verbose .. 4 fatal; its own default, 2, when absent). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * false: no memory-pattern planning. A session then skips the slow first runs that plan its
+   * allocations, for the same steady speed: for sessions used a few times each (super-network
+   * training's sub-networks). Default: onnxruntime's (on).
+   */
+  memoryPattern?: boolean;
 }
 
 export function sessionOptions(
@@ -43,6 +49,7 @@ export function sessionOptions(
       ? { enableProfiling: true, profileFilePrefix: extras.profileFilePrefix }
       : {}),
     ...(extras.logSeverityLevel !== undefined ? { logSeverityLevel: extras.logSeverityLevel } : {}),
+    ...(extras.memoryPattern !== undefined ? { enableMemPattern: extras.memoryPattern } : {}),
   };
 }
 

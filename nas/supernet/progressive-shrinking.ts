@@ -22,10 +22,13 @@
  * evaluates a sub-network of the trained super-network re-calibrates its BN first
  * (nas/subnet/bn-recalibrate.ts), as the search does for every candidate.
  *
- * Sessions: a sub-network's training session costs a graph build, a session creation and two slow
- * first runs (onnxruntime plans its memory), several times a step's compute on small models. The
- * largest and smallest sessions are kept for the whole phase; random sub-networks' sessions are
- * kept in a small least-recently-used cache (they repeat only in small spaces).
+ * Sessions: a sub-network's training session costs a graph build, a session creation and a slow
+ * first run, several times its steady run on small models (on the fixture, ~1 s against ~0.3 s;
+ * with onnxruntime's memory-pattern planning on, which these sessions turn off, the first two runs
+ * cost ~3.7 s more for no steady gain). The largest and smallest sessions are kept for the whole
+ * phase; random sub-networks' sessions are kept in a small least-recently-used cache (they repeat
+ * only in small spaces, e.g. the depth phase's). A plan by time counts both costs: the step of open
+ * sessions and the sessions its own draws will open (shrinking-schedule.ts, sessionOpens).
  *
  * Resumable: checkpoints (training/checkpoint.ts) hold the super-network's tensors, the BN state,
  * the optimizer's buffers, the plan and the history; the data order depends only on (epoch, batch)
@@ -55,6 +58,7 @@ import {
   type SampledRole,
   type ShrinkingPhase,
   type ShrinkingPlan,
+  sessionOpens,
   shrinkingPlan,
   stepNets,
 } from './shrinking-schedule.js';
@@ -172,6 +176,12 @@ export interface ShrinkingTrainOptions {
 }
 
 export type ShrinkingOutcome = 'done' | 'budget' | 'interrupted';
+
+/** Measured step costs (s): a step whose sessions are all open, and the extra of opening one session. */
+export interface StepCosts {
+  runSeconds: number;
+  openSeconds: number;
+}
 
 const CHECKPOINT_KIND = 'bnas.supernet-training/1';
 const SPEED_WINDOW = 10;
@@ -356,22 +366,55 @@ export class SupernetTrainer {
   }
 
   /**
-   * Seconds per step, measured on `batch` without changing anything: `probes` steps of freshly drawn
-   * random sub-networks (the first pays the largest's and smallest's sessions and is not counted).
+   * What a step costs, measured on `batch` without changing anything (the sessions it opens stay
+   * cached): a step of sub-networks whose sessions are open, and the extra of opening one. Probes
+   * draw width-phase sub-networks with a seed the run does not use: a step of fresh ones (largest
+   * and smallest too), the same step again (open), then `probes` steps of fresh random ones.
    */
-  async timeStep(batch: TrainingBatch, probes = 3): Promise<number> {
-    // Width-phase draws (their sessions are the costly ones) of a seed the run does not use.
-    const plan: ShrinkingPlan = { totalSteps: probes, depthSteps: 0 };
+  async measureStepCosts(batch: TrainingBatch, probes = 2): Promise<StepCosts> {
+    const plan: ShrinkingPlan = { totalSteps: probes + 1, depthSteps: 0 };
     const seed = (this.settings.seed ^ 0x5bd1e995) >>> 0;
-    const times: number[] = [];
-    for (let i = 0; i < probes; i++) {
-      const nets = stepNets(this.space, plan, seed, i, this.settings.randomNets);
+    const time = async (nets: SampledNet[]) => {
       const started = performance.now();
       await this.gradients(batch, nets);
-      times.push((performance.now() - started) / 1000);
+      return (performance.now() - started) / 1000;
+    };
+    const first = stepNets(this.space, plan, seed, 0, this.settings.randomNets);
+    await time(first);
+    const runSeconds = await time(first);
+    if (this.settings.randomNets === 0) return { runSeconds, openSeconds: 0 };
+    let extra = 0;
+    for (let i = 1; i <= probes; i++)
+      extra += (await time(stepNets(this.space, plan, seed, i, this.settings.randomNets))) - runSeconds;
+    return { runSeconds, openSeconds: Math.max(0, extra / (probes * this.settings.randomNets)) };
+  }
+
+  /**
+   * The most steps that fit in `seconds` at `costs`, counting the sessions the plan's own draws
+   * open (sessionOpens: in a small space random sub-networks repeat and their sessions are reused).
+   */
+  stepsWithin(seconds: number, costs: StepCosts): number {
+    const { runSeconds, openSeconds } = costs;
+    const cost = (steps: number) => {
+      const plan = shrinkingPlan(this.space, steps, this.settings.depthFraction);
+      const opens = sessionOpens(
+        this.space,
+        plan,
+        this.settings.seed,
+        this.settings.randomNets,
+        this.settings.sessionCache,
+      );
+      return steps * runSeconds + opens * openSeconds;
+    };
+    let lo = 1;
+    let hi = Math.max(1, Math.floor(seconds / runSeconds));
+    if (cost(hi) <= seconds) return hi;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (cost(mid) <= seconds) lo = mid;
+      else hi = mid;
     }
-    const counted = times.length > 1 ? times.slice(1) : times;
-    return counted.reduce((a, b) => a + b, 0) / counted.length;
+    return lo;
   }
 
   /** One optimizer step on `batch`; returns its record. */
@@ -614,9 +657,12 @@ export async function trainSupernet(
     if (!trainer.plan) {
       let steps = options.steps;
       if (steps === undefined) {
-        const stepSeconds = await trainer.timeStep(await firstBatch(inputs.batches));
-        steps = Math.max(1, Math.floor((budgetSeconds! - trainer.elapsedSeconds()) / stepSeconds));
-        log(`super-network training: ${stepSeconds.toFixed(2)} s per step measured, ${steps} steps planned`);
+        const costs = await trainer.measureStepCosts(await firstBatch(inputs.batches));
+        // A little room for the export and the last checkpoint.
+        steps = trainer.stepsWithin(0.98 * (budgetSeconds! - trainer.elapsedSeconds()), costs);
+        log(
+          `super-network training: a step of open sessions takes ${costs.runSeconds.toFixed(2)} s, opening a sub-network's session ${costs.openSeconds.toFixed(2)} s more: ${steps} steps planned`,
+        );
       }
       const plan = trainer.setPlan(steps);
       log(

@@ -113,3 +113,41 @@ export function stepNets(
     })),
   ];
 }
+
+/**
+ * How many sub-network sessions a run of `plan` opens, replaying SessionCache's rule on the draws:
+ * the largest and each phase's smallest once, a random sub-network whenever it is not among those
+ * nor among the last `capacity` distinct random ones used.
+ */
+export function sessionOpens(
+  space: SearchSpace,
+  plan: ShrinkingPlan,
+  seed: number,
+  randomNets: number,
+  capacity: number,
+): number {
+  const pinned = new Set<string>();
+  const recent = new Map<string, true>();
+  let opens = 0;
+  for (let step = 0; step < plan.totalSteps; step++) {
+    for (const net of stepNets(space, plan, seed, step, randomNets)) {
+      const key = JSON.stringify(net.point);
+      if (net.role !== 'random') {
+        if (!pinned.has(key)) {
+          pinned.add(key);
+          if (!recent.delete(key)) opens++;
+        }
+        continue;
+      }
+      if (pinned.has(key)) continue;
+      if (recent.delete(key)) {
+        recent.set(key, true);
+        continue;
+      }
+      while (recent.size >= capacity) recent.delete(recent.keys().next().value as string);
+      recent.set(key, true);
+      opens++;
+    }
+  }
+  return opens;
+}

@@ -89,7 +89,7 @@ export class SubnetSession {
     const session = await createSession(
       serializeModel(graph.model),
       { intraOpThreads: options.threads, spinning: false },
-      { label: 'a sub-network training graph', logSeverityLevel: 3 },
+      { label: 'a sub-network training graph', logSeverityLevel: 3, memoryPattern: false },
     );
     const key = options.key ?? JSON.stringify(point);
     return new SubnetSession(

@@ -21,6 +21,7 @@ import { SupernetTrainer, trainSupernet } from '../../../nas/supernet/progressiv
 import {
   phaseSmallest,
   type SampledNet,
+  sessionOpens,
   shrinkingPlan,
   stepNets,
 } from '../../../nas/supernet/shrinking-schedule.js';
@@ -274,6 +275,17 @@ describe('progressive shrinking', () => {
     expect(draws.size).toBeGreaterThan(5);
   });
 
+  it('counts the sessions a plan opens as the cache will: each distinct net once with room for all, more with a small cache', () => {
+    const space = buildSearchSpace(resnet18Style());
+    const plan = shrinkingPlan(space, 12, 0.5);
+    const distinct = new Set<string>();
+    for (let step = 0; step < 12; step++)
+      for (const n of stepNets(space, plan, 3, step)) distinct.add(JSON.stringify(n.point));
+    expect(sessionOpens(space, plan, 3, 2, 1000)).toBe(distinct.size);
+    expect(sessionOpens(space, plan, 3, 2, 1)).toBeGreaterThan(distinct.size);
+    expect(sessionOpens(space, plan, 3, 0, 1)).toBe(3);
+  });
+
   it('a few steps on one batch lower the summed distillation loss', async () => {
     const model = resnet18Style();
     const space = buildSearchSpace(model);
@@ -371,5 +383,19 @@ describe('progressive shrinking', () => {
     }
     expect(changed).toBeGreaterThan(10);
     expect(a.sessions.created).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+
+  it('a run by minutes measures its steps, fixes a plan and trains', async () => {
+    const model = resnet18Style();
+    const space = buildSearchSpace(model);
+    const lines: string[] = [];
+    const r = await trainSupernet(
+      { supernet: model, space, batches: batchSource(), settings: { threads: 1 } },
+      { minutes: 0.1, log: (l) => lines.push(l) },
+    );
+    expect(lines.some((l) => /steps planned/.test(l))).toBe(true);
+    expect(r.plan.totalSteps).toBeGreaterThanOrEqual(1);
+    expect(['done', 'budget']).toContain(r.outcome);
+    expect(r.steps).toBeGreaterThanOrEqual(1);
   }, 30_000);
 });
