@@ -66,7 +66,7 @@ export interface FinetuneOptions {
   temperature: number;
   labelSmoothing: number;
   seed: number;
-  /** Augmented batches from the preprocessing workers ('auto', default) or the plain preprocessed images ('none'). */
+  /** Augmented batches from the preprocessing workers ('auto') or the plain preprocessed images ('none', default). */
   augment?: 'auto' | 'none';
   threads: number;
   /** Preprocessing preset (default: the student's metadata, else by channels). */
@@ -115,7 +115,7 @@ function fingerprint(options: FinetuneOptions): Record<string, unknown> {
     temperature: options.temperature,
     labelSmoothing: options.labelSmoothing,
     seed: options.seed,
-    augment: options.augment ?? 'auto',
+    augment: options.augment ?? 'none',
     preprocess: options.preprocess ?? null,
   };
 }
@@ -219,7 +219,7 @@ async function openTrainingData(
   spec: PreprocessSpec,
   sampleShape: number[],
 ): Promise<{ batches: BatchSource; count: number; close: () => Promise<void> }> {
-  if ((options.augment ?? 'auto') === 'auto') {
+  if (options.augment === 'auto') {
     const source = TrainingBatches.open({
       dir: options.trainData,
       spec,

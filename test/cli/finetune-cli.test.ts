@@ -116,6 +116,19 @@ describe('bnas finetune', () => {
     expect(other.stderr).toMatch(/other settings \(lr: 0\.05 there, 0\.01 now\)/);
   });
 
+  it('trains on augmented batches from the preprocessing workers with --augment auto', () => {
+    const out = join(work, 'run-augmented');
+    const result = finetune(out, ['--augment', 'auto']);
+    expect(result.stderr).not.toMatch(/^bnas: /m);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/4 steps \(1\.00 epochs\)/);
+    const manifest = JSON.parse(readFileSync(join(out, 'finetune.json'), 'utf8'));
+    expect(manifest.settings.augment).toBe('auto');
+    // Other batches than the plain run's: the trained weights differ.
+    const plain = readFileSync(join(work, 'run', 'student.onnx'));
+    expect(readFileSync(join(out, 'student.onnx')).equals(plain)).toBe(false);
+  });
+
   it('refuses a student whose classes differ from the teacher’s, naming both files and sizes', () => {
     const fourClasses = writeTinyClassifier(work, 'four-classes.onnx', {
       inputs: [{ name: 'x', shape: ['N', 1, 28, 28] }],
