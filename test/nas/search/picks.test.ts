@@ -1,6 +1,11 @@
 /** Picking BNAS-A / B / C: exact picks on hand-made sets, ties, fallbacks; the Pareto front; the rules option. */
 import { describe, expect, it } from 'vitest';
-import { paretoFront, parsePickRules, pickVariants } from '../../../nas/search/picks.js';
+import {
+  paretoFront,
+  parsePickRules,
+  pickDistilledVariants,
+  pickVariants,
+} from '../../../nas/search/picks.js';
 import { type Candidate, DEFAULT_PICK_RULES } from '../../../nas/search/types.js';
 
 const c = (key: string, accuracy: number, throughput: number): Candidate => ({ key, accuracy, throughput });
@@ -94,6 +99,49 @@ describe('pickVariants', () => {
     const picks = pickVariants(extended, baseline);
     expect(picks[0].candidate?.genome).toEqual([1, 2]);
     expect(pickVariants(set, baseline, DEFAULT_PICK_RULES)).toEqual(pickVariants(set, baseline));
+  });
+});
+
+describe('pickDistilledVariants (accuracies after distillation)', () => {
+  const baseline = { accuracy: 76.0, throughput: 1000 };
+
+  it('B = the fastest at or above the baseline (Intel’s BNAS-B); A and C as pickVariants', () => {
+    const set = [
+      c('above-slow', 76.4, 1200),
+      c('on-baseline', 76.0, 1500), // exactly the baseline's accuracy counts
+      c('below', 75.9, 1900),
+      c('a', 75.0, 2600),
+      c('too-low', 74.9, 3000),
+    ];
+    const picks = pickDistilledVariants(set, baseline);
+    expect(keys(picks)).toEqual(['a', 'on-baseline', 'below']);
+    expect(picks.every((p) => p.note === undefined)).toBe(true);
+    expect(picks[1].rule).toBe("fastest with distilled proxy top-1 ≥ 76.00 % (the baseline's)");
+    expect(picks[0].rule).toBe('fastest with distilled proxy top-1 ≥ 75.00 % (baseline 76.00 − 1.0)');
+    // B is not the most accurate at ≥ 1.3× (above-slow would be, were it that fast; on-baseline is).
+    expect(keys(pickVariants(set, baseline))[1]).toBe('on-baseline');
+    expect(keys(pickDistilledVariants([...set, c('best', 77, 1400)], baseline))[1]).toBe('on-baseline');
+  });
+
+  it('B falls back to the speed-up rule when nothing reaches the baseline, saying so', () => {
+    const set = [c('p', 75.8, 1350), c('q', 75.9, 1200), c('r', 75.2, 2000)];
+    const picks = pickDistilledVariants(set, baseline);
+    expect(keys(picks)).toEqual(['r', 'p', 'p']);
+    expect(picks[1].rule).toBe("fastest with distilled proxy top-1 ≥ 76.00 % (the baseline's)");
+    expect(picks[1].note).toBe(
+      "rule not met: no distilled candidate reaches the baseline's 76.00 %; took the closed-form rule instead, most accurate with throughput ≥ 1.30 × baseline (≥ 1300.0 samples/s; baseline 1000.0)",
+    );
+    // And when that one is not met either, its own fallback, with both notes.
+    const slow = pickDistilledVariants([c('q', 75.9, 1200), c('s', 75.1, 1100)], baseline);
+    expect(keys(slow)[1]).toBe('q');
+    expect(slow[1].note).toContain('took the closed-form rule instead');
+    expect(slow[1].note).toContain('(rule not met: the fastest candidate reaches 1.20 × the baseline');
+  });
+
+  it('nothing faster than the baseline: null picks with a note', () => {
+    const picks = pickDistilledVariants([c('slow', 80, 900)], baseline);
+    expect(keys(picks)).toEqual([null, null, null]);
+    expect(picks[1].note).toBe('no candidate is faster than the baseline (1000.0 samples/s)');
   });
 });
 
