@@ -53,6 +53,7 @@ import type { DistillationSettings } from '../../training/trainer.js';
 import { checkSpaceFits } from './extract.js';
 import { fullPoint } from './point.js';
 import {
+  hasDepthPhase,
   phaseAt,
   type SampledNet,
   type SampledRole,
@@ -177,9 +178,9 @@ export interface ShrinkingTrainOptions {
 
 export type ShrinkingOutcome = 'done' | 'budget' | 'interrupted';
 
-/** Measured step costs (s): a step whose sessions are all open, and the extra of opening one session. */
+/** Measured step costs (s): a step whose sessions are all open, per phase, and the extra of opening one session. */
 export interface StepCosts {
-  runSeconds: number;
+  runSeconds: Record<ShrinkingPhase, number>;
   openSeconds: number;
 }
 
@@ -367,26 +368,32 @@ export class SupernetTrainer {
 
   /**
    * What a step costs, measured on `batch` without changing anything (the sessions it opens stay
-   * cached): a step of sub-networks whose sessions are open, and the extra of opening one. Probes
-   * draw width-phase sub-networks with a seed the run does not use: a step of fresh ones (largest
-   * and smallest too), the same step again (open), then `probes` steps of fresh random ones.
+   * cached): per phase, a step of sub-networks whose sessions are open (the same draws timed a
+   * second time), and the extra of opening a session (`probes` more width steps of fresh random
+   * sub-networks). Draws use a seed the run does not use.
    */
   async measureStepCosts(batch: TrainingBatch, probes = 2): Promise<StepCosts> {
-    const plan: ShrinkingPlan = { totalSteps: probes + 1, depthSteps: 0 };
     const seed = (this.settings.seed ^ 0x5bd1e995) >>> 0;
+    const random = this.settings.randomNets;
     const time = async (nets: SampledNet[]) => {
       const started = performance.now();
       await this.gradients(batch, nets);
       return (performance.now() - started) / 1000;
     };
-    const first = stepNets(this.space, plan, seed, 0, this.settings.randomNets);
-    await time(first);
-    const runSeconds = await time(first);
-    if (this.settings.randomNets === 0) return { runSeconds, openSeconds: 0 };
+    const openStep = async (plan: ShrinkingPlan, step: number) => {
+      const nets = stepNets(this.space, plan, seed, step, random);
+      await time(nets);
+      return time(nets);
+    };
+    const widthPlan: ShrinkingPlan = { totalSteps: probes + 1, depthSteps: 0 };
+    const width = await openStep(widthPlan, 0);
+    const depth = hasDepthPhase(this.space) ? await openStep({ totalSteps: 1, depthSteps: 1 }, 0) : width;
+    const runSeconds = { depth, width };
+    if (random === 0 || probes === 0) return { runSeconds, openSeconds: 0 };
     let extra = 0;
     for (let i = 1; i <= probes; i++)
-      extra += (await time(stepNets(this.space, plan, seed, i, this.settings.randomNets))) - runSeconds;
-    return { runSeconds, openSeconds: Math.max(0, extra / (probes * this.settings.randomNets)) };
+      extra += (await time(stepNets(this.space, widthPlan, seed, i, random))) - width;
+    return { runSeconds, openSeconds: Math.max(0, extra / (probes * random)) };
   }
 
   /**
@@ -404,10 +411,11 @@ export class SupernetTrainer {
         this.settings.randomNets,
         this.settings.sessionCache,
       );
-      return steps * runSeconds + opens * openSeconds;
+      const depth = plan.depthSteps * runSeconds.depth;
+      return depth + (steps - plan.depthSteps) * runSeconds.width + opens * openSeconds;
     };
     let lo = 1;
-    let hi = Math.max(1, Math.floor(seconds / runSeconds));
+    let hi = Math.max(1, Math.floor(seconds / Math.min(runSeconds.depth, runSeconds.width)));
     if (cost(hi) <= seconds) return hi;
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
@@ -661,7 +669,7 @@ export async function trainSupernet(
         // A little room for the export and the last checkpoint.
         steps = trainer.stepsWithin(0.98 * (budgetSeconds! - trainer.elapsedSeconds()), costs);
         log(
-          `super-network training: a step of open sessions takes ${costs.runSeconds.toFixed(2)} s, opening a sub-network's session ${costs.openSeconds.toFixed(2)} s more: ${steps} steps planned`,
+          `super-network training: a step of open sessions takes ${costs.runSeconds.depth.toFixed(2)} s in the depth phase, ${costs.runSeconds.width.toFixed(2)} s in the width phase, opening a sub-network's session ${costs.openSeconds.toFixed(2)} s more: ${steps} steps planned`,
         );
       }
       const plan = trainer.setPlan(steps);
