@@ -59,6 +59,13 @@ export interface Pick<C extends Candidate = Candidate> {
   note?: string;
 }
 
+/**
+ * What the search trains (issue 13): nothing, the closed-form recovery only ('none'); the picks,
+ * each distilled from the teacher after the search ('picks'); the super-network's shared weights
+ * before the search, then the picks ('supernet').
+ */
+export type TrainMode = 'none' | 'picks' | 'supernet';
+
 /** How models run under the harness (Offline): the latency table and the final benchmarks use the same. */
 export interface SearchSutSettings {
   workers: number;
@@ -84,6 +91,8 @@ export interface SearchOptions {
   generations: number;
   sut: SearchSutSettings;
   rules: PickRules;
+  /** Default 'none'. With 'picks', `budgetMinutes` covers NSGA-II and the distillations. */
+  train?: TrainMode;
   cacheRoot?: string;
   log: (line: string) => void;
   progress?: (label: string) => { update(done: number, total: number): void; stop(): void };
@@ -106,6 +115,60 @@ export interface SearchModelResult {
   /** For picks: the rule and any fallback note. */
   rule?: string;
   note?: string;
+  /** For a pick that was distilled (--train picks): where it started and what training gave. */
+  distillation?: PickDistillation;
+}
+
+/** A distilled pick: its closed-form starting point and the distillation. */
+export interface PickDistillation {
+  /** The distillation's folder (closed-form.onnx, start.onnx, finetune/, distilled.onnx). */
+  dir: string;
+  /** Proxy top-1 (%) of the closed-form sub-network and of the distilled one. */
+  proxyBefore: number;
+  proxyAfter: number;
+  /** Validation top-1 (%) of the closed-form sub-network (the pick's valAccuracy is the distilled one's). */
+  valBefore: number;
+  steps: number;
+  epochs: number;
+  /** Training time (s). */
+  trainingSeconds: number;
+}
+
+/** One distillation of `--train picks`, as the search report lists them. */
+export interface DistilledCandidate {
+  /** The candidate's row in evaluations.csv. */
+  index: number;
+  point: Point;
+  throughput: number;
+  macs: number;
+  /** The floor it was distilled for (bnas-a, bnas-b, bnas-c) and the accuracy predicted then. */
+  triedFor: string;
+  predicted: number;
+  proxyBefore: number;
+  proxyAfter: number;
+  steps: number;
+  epochs: number;
+  trainingSeconds: number;
+  /** Wall time of the whole distillation: BN unfolding, data, training, re-folding, re-scoring (s). */
+  seconds: number;
+}
+
+/** What `--train picks` did. */
+export interface PickTraining {
+  mode: TrainMode;
+  /** The budget's split: NSGA-II and the distillations (min). */
+  searchMinutes: number;
+  trainingMinutes: number;
+  /** Distillations planned and the training minutes of each. */
+  slots: number;
+  minutesEach: number;
+  /** Training images used (the training folder less the proxy slice). */
+  images: number;
+  /** Share of its proxy deficit a candidate recovered, as measured (nas/search/distil-plan.ts). */
+  recovery: number;
+  distilled: DistilledCandidate[];
+  /** Wall time of the training step, every session (s). */
+  seconds: number;
 }
 
 export interface SearchResult {
@@ -114,4 +177,6 @@ export interface SearchResult {
   /** A, B, C in that order; a pick with no model is left out. */
   picks: SearchModelResult[];
   evaluated: number;
+  /** Set when the search trained (--train picks). */
+  training?: PickTraining;
 }

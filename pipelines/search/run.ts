@@ -8,13 +8,17 @@
  *  4. NSGA-II within the budget (ga-step.ts; every evaluation appended to evaluations.csv);
  *  5. the front near the pick floors (else its most accurate members) is re-scored with a larger
  *     reconstruction; A/B/C are picked, falling back with a note when a rule cannot be met;
+ *  5b. with --train picks, a few candidates are distilled from the teacher and the picks made on
+ *     the accuracies after distillation (distil-picks.ts); NSGA-II then has only its share of the
+ *     budget (train-plan.ts);
  *  6. the picks and the baseline: throughput measured end to end (among the smallest and random
  *     sub-networks, so the check never depends on what was picked), top-1 on the VALIDATION set
- *     once, through the harness's accuracy mode; bnas-a/b/c.onnx, pareto.svg, report.md, search.json.
+ *     once, through the harness's accuracy mode (for a distilled pick, its closed-form start's
+ *     too); bnas-a/b/c.onnx, pareto.svg, report.md, search.json.
  *
  * Resumable: the latency table, the CSV (a replayed GA asks for the same genomes and finds them
- * there), the budget spent (budget.json), the re-scored front and the final measurements are all
- * kept in the output folder.
+ * there), the budget spent (budget.json), the re-scored front, each finished distillation and the
+ * final measurements are all kept in the output folder.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -30,18 +34,17 @@ import { formatVerification, randomPoints, verifyLatencyTable } from '../../nas/
 import { paretoFront, pickVariants } from '../../nas/search/picks.js';
 import { predict, scorePredictions } from '../../nas/search/proxy.js';
 import type {
-  Candidate,
   Evaluation,
   Objectives,
   Pick,
+  PickTraining,
   SearchModelResult,
   SearchOptions,
   SearchResult,
+  TrainMode,
 } from '../../nas/search/types.js';
 import { activationImportance } from '../../nas/subnet/activation-importance.js';
-import { folderSamplesInMemory, type LabelledSamples } from '../../nas/subnet/samples.js';
-import { reconstructSequentially, TeacherRows } from '../../nas/subnet/sequential.js';
-import { extractSubnetwork } from '../../nas/supernet/extract.js';
+import { folderSamplesInMemory } from '../../nas/subnet/samples.js';
 import { fullPoint, smallestPoint } from '../../nas/supernet/point.js';
 import { reorderByImportance } from '../../nas/supernet/reorder.js';
 import { buildSearchSpace } from '../../nas/supernet/space.js';
@@ -54,7 +57,10 @@ import { paretoSvg } from '../../results/search/pareto-svg.js';
 import { searchReport } from '../../results/search/report.js';
 import { measureAccuracy } from '../benchmark.js';
 import { SearchBudget } from './budget.js';
+import { distilPicks, type PoolEntry } from './distil-picks.js';
 import { evaluateSubnetworks } from './ga-step.js';
+import { asCandidate, type Rescored, Rescorer } from './rescore.js';
+import { checkTrainMode, trainingSplit } from './train-plan.js';
 
 export const SEARCH_FORMAT = 'bnas.search/1';
 
@@ -102,12 +108,16 @@ interface Manifest {
   sut: SearchOptions['sut'];
   rules: SearchOptions['rules'];
   data: SearchDataPlan;
+  /** Absent in folders of searches from before --train: 'none'. */
+  train?: TrainMode;
 }
 
-interface Rescored extends Candidate {
-  point: Point;
-  macs: number;
-  agreement: number;
+/** What step 5 hands to step 6: the picks, the candidates they were chosen from, their models. */
+interface Picked {
+  picks: Pick<PoolEntry>[];
+  rescored: Rescored[];
+  models: Map<string, Model>;
+  training?: PickTraining;
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -131,8 +141,23 @@ function claimFolder(outDir: string, manifest: Manifest): boolean {
     return false;
   }
   const differs = (
-    ['model', 'trainData', 'valData', 'seed', 'population', 'generations', 'sut', 'rules', 'data'] as const
-  ).filter((k) => JSON.stringify(old[k]) !== JSON.stringify(manifest[k]));
+    [
+      'model',
+      'trainData',
+      'valData',
+      'seed',
+      'population',
+      'generations',
+      'sut',
+      'rules',
+      'data',
+      'train',
+    ] as const
+  ).filter((k) =>
+    k === 'train'
+      ? (old.train ?? 'none') !== (manifest.train ?? 'none')
+      : JSON.stringify(old[k]) !== JSON.stringify(manifest[k]),
+  );
   if (differs.length > 0) {
     throw new Error(
       `${outDir} holds a search with other settings (${differs.join(', ')}); resume with the same settings or choose another --out`,
@@ -146,6 +171,8 @@ export async function runSearch(
   planChanges: Partial<SearchDataPlan> = {},
 ): Promise<SearchResult> {
   const plan: SearchDataPlan = { ...DEFAULT_DATA_PLAN, ...planChanges };
+  const train = checkTrainMode(options.train ?? 'none');
+  const split = trainingSplit(options.budgetMinutes, train);
   checkTrainValDisjoint(options.trainData, options.valData);
   const started = performance.now();
   const log = options.log;
@@ -161,6 +188,7 @@ export async function runSearch(
     sut: options.sut,
     rules: options.rules,
     data: plan,
+    train,
   };
   const resumed = claimFolder(outDir, manifest);
   const finished = readJson<SearchResult>(join(outDir, 'result.json'));
@@ -168,8 +196,14 @@ export async function runSearch(
     log(`${outDir}: the search is complete (result.json); reusing it`);
     return finished;
   }
-  const budget = new SearchBudget(outDir, options.budgetMinutes);
+  // With --train picks NSGA-II has its share of the budget; the distillations have the rest.
+  const budget = new SearchBudget(outDir, split.searchMinutes);
   if (resumed) log(`${outDir}: resuming the search found there; budget: ${budget.left()}`);
+  if (train === 'picks') {
+    log(
+      `--train picks: ${round2(split.searchMinutes)} of the ${options.budgetMinutes} min budget for NSGA-II, ${round2(split.trainingMinutes)} min for distilling up to ${split.slots} candidates`,
+    );
+  }
 
   // 1. Super-network (reordered once the data is loaded).
   const source = loadModel(options.modelPath);
@@ -234,17 +268,39 @@ export async function runSearch(
   });
 
   // 5. Re-score the front near the floors with the final reconstruction, then pick.
-  const picked = await rescoreAndPick(
+  const rescorer = new Rescorer({
     options,
-    plan,
     teacher,
     space,
     recon,
     proxy,
     teacherPredictions,
-    all,
-    baseline,
-  );
+    positionsPerImage: plan.finalPositions,
+    reluRefits: plan.finalReluRefits,
+  });
+  let picked = await rescoreAndPick(options, plan, rescorer, recon.count, all, baseline);
+
+  // 5b. --train picks: distil, then pick on the distilled accuracies.
+  if (train === 'picks') {
+    const distilled = await distilPicks({
+      options,
+      split,
+      rescorer,
+      evaluations: all,
+      rescored: picked.rescored,
+      proxy,
+      teacherPredictions,
+      recon,
+      baseline,
+      trainImages: trainCount - proxyCount,
+    });
+    picked = {
+      picks: distilled.picks,
+      rescored: distilled.pool,
+      models: distilled.models,
+      training: distilled.training,
+    };
+  }
 
   // 6. Picks and baseline: files, end-to-end throughput, validation top-1 once.
   const result = await finish(options, teacher, space, table, baseline, picked, all.length, started);
@@ -289,22 +345,12 @@ async function latencyTable(
 async function rescoreAndPick(
   options: SearchOptions,
   plan: SearchDataPlan,
-  teacher: Model,
-  space: SearchSpace,
-  recon: LabelledSamples,
-  proxy: LabelledSamples,
-  teacherPredictions: Int32Array,
+  rescorer: Rescorer,
+  reconImages: number,
   all: Evaluation[],
   baseline: Objectives,
-): Promise<{ picks: Pick<Rescored>[]; rescored: Rescored[]; models: Map<string, Model> }> {
-  const candidates: Rescored[] = all.map((e) => ({
-    key: JSON.stringify(e.point),
-    point: e.point,
-    accuracy: e.accuracy,
-    throughput: e.throughput,
-    macs: e.macs,
-    agreement: e.agreement,
-  }));
+): Promise<Picked> {
+  const candidates = all.map(asCandidate);
   const floor = baseline.accuracy - options.rules.aDrop - 2;
   const front = paretoFront(candidates.filter((c) => c.throughput > baseline.throughput));
   const nearFloor = front.filter((c) => c.accuracy >= floor).sort((a, b) => b.throughput - a.throughput);
@@ -318,44 +364,19 @@ async function rescoreAndPick(
       `no front member reaches ${floor.toFixed(2)} % (baseline proxy top-1 − A's drop − 2): re-scoring the ${chosen.length} most accurate ones`,
     );
   }
-  const cachePath = join(options.outDir, 'rescored.json');
-  const cache = new Map<string, Rescored>((readJson<Rescored[]>(cachePath) ?? []).map((r) => [r.key, r]));
-  const rows = new TeacherRows(teacher, recon, {
-    positionsPerImage: plan.finalPositions,
-    seed: options.seed,
-    batchSize: 64,
-    threads: options.sut.threadsPerWorker,
-  });
-  const models = new Map<string, Model>();
-  const rebuild = async (c: Rescored) => {
-    const sub = extractSubnetwork(teacher, space, c.point);
-    const { model } = await reconstructSequentially(teacher, sub, space, c.point, rows, {
-      threads: options.sut.threadsPerWorker,
-      reluRefits: plan.finalReluRefits,
-    });
-    models.set(c.key, model);
-    return model;
-  };
   const bar = options.progress?.('re-score front');
   const rescored: Rescored[] = [];
   for (const [i, c] of chosen.entries()) {
-    let r = cache.get(c.key);
-    if (!r) {
-      const model = await rebuild(c);
-      const score = scorePredictions(await predict(model, proxy), proxy.labels, teacherPredictions);
-      r = { ...c, accuracy: score.accuracy, agreement: score.agreement };
-      cache.set(c.key, r);
-      writeJson(cachePath, [...cache.values()]);
-    }
-    rescored.push(r);
+    rescored.push(await rescorer.rescore(c));
     bar?.update(i + 1, chosen.length);
   }
   bar?.stop();
   options.log(
-    `re-scored ${rescored.length} front members with ${recon.count} images × ${plan.finalPositions} positions: ${rescored.map((r) => `${(r.throughput / baseline.throughput).toFixed(2)}× ${r.accuracy.toFixed(2)} %`).join(', ')}`,
+    `re-scored ${rescored.length} front members with ${reconImages} images × ${plan.finalPositions} positions: ${rescored.map((r) => `${(r.throughput / baseline.throughput).toFixed(2)}× ${r.accuracy.toFixed(2)} %`).join(', ')}`,
   );
   const picks = pickVariants(rescored, baseline, options.rules);
-  for (const p of picks) if (p.candidate && !models.has(p.candidate.key)) await rebuild(p.candidate);
+  const models = new Map<string, Model>();
+  for (const p of picks) if (p.candidate) models.set(p.candidate.key, await rescorer.model(p.candidate));
   return { picks, rescored, models };
 }
 
@@ -365,7 +386,7 @@ async function finish(
   space: SearchSpace,
   table: LatencyTable,
   baselineObjectives: Objectives,
-  picked: { picks: Pick<Rescored>[]; rescored: Rescored[]; models: Map<string, Model> },
+  picked: Picked,
   evaluated: number,
   started: number,
 ): Promise<SearchResult> {
@@ -432,6 +453,21 @@ async function finish(
     writeFileAtomic(path, serializeModel(model));
     const cost = countCost(model);
     const accPath = join(outDir, 'accuracy', p.name, 'accuracy.txt');
+    const distilled = p.candidate.distilled;
+    let distillation: SearchModelResult['distillation'];
+    if (distilled) {
+      const start = join(distilled.dir, 'closed-form.onnx');
+      const startAcc = join(outDir, 'accuracy', `${p.name}-closed-form`, 'accuracy.txt');
+      distillation = {
+        dir: distilled.dir,
+        proxyBefore: distilled.proxyBefore,
+        proxyAfter: distilled.proxyAfter,
+        valBefore: existsSync(startAcc) ? readTop1(startAcc) : await valTop1(`${p.name}-closed-form`, start),
+        steps: distilled.steps,
+        epochs: distilled.epochs,
+        trainingSeconds: distilled.trainingSeconds,
+      };
+    }
     picks.push({
       name: p.name,
       modelPath: path,
@@ -443,9 +479,16 @@ async function finish(
       throughput: e2e(m++),
       rule: p.rule,
       note: p.note,
+      ...(distillation ? { distillation } : {}),
     });
   }
-  const result: SearchResult = { outDir, baseline, picks, evaluated };
+  const result: SearchResult = {
+    outDir,
+    baseline,
+    picks,
+    evaluated,
+    ...(picked.training ? { training: picked.training } : {}),
+  };
   const all = readEvaluationsCsv(join(outDir, 'evaluations.csv'));
   writeFileAtomic(
     join(outDir, 'pareto.svg'),
@@ -475,6 +518,11 @@ async function finish(
     }),
   );
   return result;
+}
+
+/** 0.25 → "0.25", 4 → "4". */
+function round2(x: number): string {
+  return String(Number(x.toFixed(2)));
 }
 
 function readTop1(path: string): number {
