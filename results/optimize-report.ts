@@ -40,6 +40,15 @@ export interface OptimizePickInfo {
   found: boolean;
   /** Fallback taken, or why nothing was picked. */
   note?: string;
+  /** Set when the pick was distilled (--train picks): top-1 (%) before and after, and the training. */
+  distilled?: {
+    valBefore: number;
+    valAfter: number;
+    proxyBefore: number;
+    proxyAfter: number;
+    steps: number;
+    trainingSeconds: number;
+  };
 }
 
 export interface OptimizeReport {
@@ -159,6 +168,14 @@ export function markdownReport(report: OptimizeReport): string {
     lines.push(
       `- ${displayName(p.name)}: ${p.rule}${p.found ? '' : ' — **no model picked**'}${p.note ? ` (${p.note})` : ''}`,
     );
+    const d = p.distilled;
+    if (d) {
+      lines.push(
+        `  - distilled from the baseline: top-1 ${d.valBefore.toFixed(2)} → ${d.valAfter.toFixed(2)} % (val), ${d.proxyBefore.toFixed(2)} → ${d.proxyAfter.toFixed(2)} % (proxy), ${d.steps} steps in ${(d.trainingSeconds / 60).toFixed(1)} min`,
+      );
+    } else if (p.found && report.picks.some((q) => q.distilled)) {
+      lines.push('  - not distilled: closed-form weights');
+    }
   }
   lines.push('', '## Settings', '');
   for (const [k, v] of Object.entries(report.settings)) lines.push(`- ${k}: ${v}`);

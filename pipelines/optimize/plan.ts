@@ -1,15 +1,25 @@
 /** The time plan bnas optimize prints first, and the line a resumed optimize starts with. */
 import { describeBudgetLeft } from '../search/budget.js';
+import { trainingSplit } from '../search/train-plan.js';
 import type { OptimizeOptions } from './options.js';
 import type { OptimizeStep } from './state.js';
 
 /** Rough time the search needs beyond its NSGA-II budget (supernet, latency table, BN, final checks), s. */
 const SEARCH_OVERHEAD_SECONDS = 180;
+/** Rough time each distillation needs beyond its training minutes (re-scoring, BN, data, scoring, the start's top-1), s. */
+const DISTILLATION_OVERHEAD_SECONDS = 30;
 
 /** The optimize options the plan depends on. */
 export type PlanOptions = Pick<
   OptimizeOptions,
-  'budgetMinutes' | 'int8' | 'server' | 'offlineSeconds' | 'trialSeconds' | 'maxTrials' | 'estimateSeconds'
+  | 'budgetMinutes'
+  | 'int8'
+  | 'server'
+  | 'offlineSeconds'
+  | 'trialSeconds'
+  | 'maxTrials'
+  | 'estimateSeconds'
+  | 'train'
 >;
 
 export interface TimePlanStep {
@@ -24,6 +34,8 @@ export interface SearchSoFar {
   spentSeconds: number;
   /** The search finished (search/result.json). */
   complete: boolean;
+  /** Distillations finished by earlier sessions (search/distilled/ * /distilled.json). */
+  distilled?: number;
 }
 
 /** About how long each step takes (s), for the options and a data set of `valImages` images. */
@@ -37,16 +49,37 @@ export function timePlan(
   const server = options.server ? 3 + options.maxTrials * options.trialSeconds + 1 : 0;
   const perBenchmark = 3 + estimate + options.offlineSeconds + server;
   const subjects = options.int8 ? 2 * models : models;
-  const left = Math.max(0, options.budgetMinutes * 60 - search.spentSeconds);
+  const split = trainingSplit(options.budgetMinutes, options.train);
+  const left = Math.max(0, split.searchMinutes * 60 - search.spentSeconds);
+  const nsga =
+    split.slots > 0
+      ? `NSGA-II ${split.searchMinutes} of the ${options.budgetMinutes} min budget`
+      : `budget ${options.budgetMinutes} min`;
   const steps: TimePlanStep[] = [
     search.complete
       ? { step: 'search', seconds: 0, detail: 'done (search/result.json)' }
       : {
           step: 'search',
           seconds: left + SEARCH_OVERHEAD_SECONDS,
-          detail: `budget ${options.budgetMinutes} min${search.spentSeconds > 0 ? ` (${describeBudgetLeft(options.budgetMinutes, search.spentSeconds)})` : ''} + ~${SEARCH_OVERHEAD_SECONDS / 60} min for the supernet, latency table, BN re-calibration and the final checks`,
+          detail: `${nsga}${search.spentSeconds > 0 ? ` (${describeBudgetLeft(split.searchMinutes, search.spentSeconds)})` : ''} + ~${SEARCH_OVERHEAD_SECONDS / 60} min for the supernet, latency table, BN re-calibration and the final checks`,
         },
   ];
+  if (split.slots > 0) {
+    const slots = search.complete ? 0 : Math.max(0, split.slots - (search.distilled ?? 0));
+    steps.push(
+      slots === 0
+        ? {
+            step: 'training',
+            seconds: 0,
+            detail: search.complete ? 'done (in the search)' : 'done (search/distilled/)',
+          }
+        : {
+            step: 'training',
+            seconds: slots * (split.minutesEach * 60 + DISTILLATION_OVERHEAD_SECONDS),
+            detail: `--train picks: up to ${slots} distillations × ${split.minutesEach.toFixed(2)} min (the other ${split.trainingMinutes} min of the budget) + ~${DISTILLATION_OVERHEAD_SECONDS} s each to prepare and score`,
+          },
+    );
+  }
   if (options.int8) {
     steps.push(
       { step: 'INT8', seconds: models * 15, detail: `${models} models, minmax calibration` },
@@ -76,9 +109,10 @@ export function describeResume(
   search: SearchSoFar,
   seconds: Partial<Record<OptimizeStep, number>>,
 ): string {
+  const distilled = search.distilled ? `, ${search.distilled} distillation(s) done` : '';
   const budget = search.complete
     ? 'the search is complete'
-    : describeBudgetLeft(budgetMinutes, search.spentSeconds, 'the search budget');
+    : `${describeBudgetLeft(budgetMinutes, search.spentSeconds, 'the search budget')}${distilled}`;
   const spent = Object.entries(seconds).map(([step, s]) => `${step} ${formatDuration(s)}`);
   return `resuming: ${budget}${spent.length > 0 ? `; time spent so far: ${spent.join(', ')}` : ''}`;
 }

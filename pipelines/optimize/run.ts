@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { quantizeModel } from '../../calibration/quantize.js';
@@ -36,7 +36,9 @@ import {
   measureAccuracy,
 } from '../benchmark.js';
 import { readSpentSeconds } from '../search/budget.js';
+import { DISTILLED_DIR } from '../search/distil-picks.js';
 import { runSearch } from '../search/run.js';
+import { trainingSplit } from '../search/train-plan.js';
 import type { OptimizeOptions } from './options.js';
 import { describeResume, formatDuration, type SearchSoFar, timePlan } from './plan.js';
 import { OPTIMIZE_FORMAT, prepareOutDir, readProgress, recordStepTime } from './state.js';
@@ -73,6 +75,8 @@ function fingerprint(options: OptimizeOptions): Record<string, unknown> {
     generations: options.generations,
     sut: { ...options.sut },
     rules: { ...options.rules },
+    // Only when training: folders of optimizes from before --train resume with --train none.
+    ...(options.train && options.train !== 'none' ? { train: options.train } : {}),
     int8: options.int8,
     server: options.server,
     offlineSeconds: options.offlineSeconds,
@@ -96,10 +100,18 @@ export function calibrationList(
   return { dir: trainData, files, source: `the first ${files.length} images of val_map.txt` };
 }
 
-function describeRule(name: PickName, rules: PickRules): string {
+function describeRule(name: PickName, rules: PickRules, distilled: boolean): string {
   if (name === 'bnas-a') return `fastest with top-1 ≥ baseline − ${rules.aDrop}`;
   if (name === 'bnas-c') return `fastest with top-1 ≥ baseline − ${rules.cDrop}`;
+  if (distilled) return 'fastest with distilled top-1 ≥ baseline';
   return `most accurate with throughput ≥ ${rules.bSpeedup} × baseline`;
+}
+
+/** Distillations of the search in `searchDir` that finished (their distilled.json is written last). */
+function finishedDistillations(searchDir: string): number {
+  const dir = join(searchDir, DISTILLED_DIR);
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).filter((d) => existsSync(join(dir, d, 'distilled.json'))).length;
 }
 
 interface Subject {
@@ -139,14 +151,16 @@ export async function optimize(
   const searchSoFar: SearchSoFar = {
     spentSeconds: readSpentSeconds(searchDir),
     complete: existsSync(join(searchDir, 'result.json')),
+    distilled: finishedDistillations(searchDir),
   };
+  const split = trainingSplit(options.budgetMinutes, options.train);
   const progress = readProgress(dir);
   const plan = timePlan(options, valImages, 4, searchSoFar);
   const total = plan.reduce((a, s) => a + s.seconds, 0);
   log(
     `${resumed ? 'resuming' : 'starting'} bnas optimize of ${options.modelPath} in ${dir}${resumed ? ' (finished steps are skipped)' : ''}`,
   );
-  if (resumed) log(describeResume(options.budgetMinutes, searchSoFar, progress.seconds));
+  if (resumed) log(describeResume(split.searchMinutes, searchSoFar, progress.seconds));
   log(`time plan: about ${formatDuration(total)} on this machine's ${availableParallelism()} cores`);
   for (const s of plan)
     log(`  ${s.step.padEnd(14)} ${`~${formatDuration(s.seconds)}`.padEnd(9)} ${s.detail}`);
@@ -156,8 +170,12 @@ export async function optimize(
   const steps = options.int8 ? 5 : 3;
   let step = 0;
   const header = (text: string) => log(`\n[${++step}/${steps}] ${text}`);
+  const training =
+    split.slots > 0
+      ? `; then up to ${split.slots} candidates distilled from the teacher, ${split.minutesEach.toFixed(2)} min each (--train picks)`
+      : '';
   header(
-    `search: NSGA-II over the supernet of ${options.modelPath} (budget ${options.budgetMinutes} min, population ${options.population}, ${options.generations} generations, seed ${options.seed}) → ${searchDir}`,
+    `search: NSGA-II over the supernet of ${options.modelPath} (${split.slots > 0 ? `${split.searchMinutes} of the ${options.budgetMinutes} min budget` : `budget ${options.budgetMinutes} min`}, population ${options.population}, ${options.generations} generations, seed ${options.seed})${training} → ${searchDir}`,
   );
   const searchStart = performance.now();
   let search: SearchResult;
@@ -175,6 +193,7 @@ export async function optimize(
       generations: options.generations,
       sut: options.sut,
       rules: options.rules,
+      train: options.train,
       cacheRoot: options.cacheRoot,
       log,
       progress: options.progress,
@@ -184,8 +203,10 @@ export async function optimize(
   }
   const models: SearchModelResult[] = [search.baseline, ...search.picks];
   for (const m of models) {
+    const d = m.distillation;
+    const distilled = d ? `, distilled from ${d.valBefore.toFixed(2)} % in ${d.steps} steps` : '';
     log(
-      `  ${m.name}: ${(m.macs / 1e6).toFixed(2)} M MACs, top-1 ${m.valAccuracy.toFixed(2)} % (val), ~${m.throughput.toFixed(0)} samples/s${m.note ? ` (${m.note})` : ''}`,
+      `  ${m.name}: ${(m.macs / 1e6).toFixed(2)} M MACs, top-1 ${m.valAccuracy.toFixed(2)} % (val${distilled}), ~${m.throughput.toFixed(0)} samples/s${m.note ? ` (${m.note})` : ''}`,
     );
   }
 
@@ -375,11 +396,24 @@ export async function optimize(
   }
   const picks: OptimizePickInfo[] = (['bnas-a', 'bnas-b', 'bnas-c'] as const).map((name) => {
     const pick = search.picks.find((p) => p.name === name);
+    const d = pick?.distillation;
     return {
       name,
-      rule: pick?.rule ?? describeRule(name, options.rules),
+      rule: pick?.rule ?? describeRule(name, options.rules, search.training !== undefined),
       found: pick !== undefined,
       ...(pick?.note ? { note: pick.note } : {}),
+      ...(d && pick
+        ? {
+            distilled: {
+              valBefore: d.valBefore,
+              valAfter: pick.valAccuracy,
+              proxyBefore: d.proxyBefore,
+              proxyAfter: d.proxyAfter,
+              steps: d.steps,
+              trainingSeconds: d.trainingSeconds,
+            },
+          }
+        : {}),
     };
   });
   const spec = await modelPreprocessSpec(options.modelPath, options.preprocess);
@@ -393,7 +427,10 @@ export async function optimize(
       'baseline model': `${options.modelPath} (sha256 ${manifest.modelSha256.slice(0, 16)}…, ${(search.baseline.macs / 1e6).toFixed(2)} M MACs, ${(search.baseline.params / 1e6).toFixed(3)} M parameters)`,
       data: `training ${options.trainData} (${trainImages.toLocaleString('en-US')} images), validation ${options.valData} (${valImages.toLocaleString('en-US')} images)`,
       preprocessing: `${spec.preset}, ${spec.channels}×${spec.height}×${spec.width}, mean ${spec.mean.join(',')}, std ${spec.std.join(',')}`,
-      search: `budget ${options.budgetMinutes} min, population ${options.population}, generations ${options.generations}, seed ${options.seed}; ${search.evaluated} sub-networks evaluated (${rel(search.outDir)})`,
+      search: `budget ${options.budgetMinutes} min${search.training ? ` (${search.training.searchMinutes} min NSGA-II, ${search.training.trainingMinutes} min distillation)` : ''}, population ${options.population}, generations ${options.generations}, seed ${options.seed}; ${search.evaluated} sub-networks evaluated (${rel(search.outDir)})`,
+      training: search.training
+        ? `--train picks: ${search.training.distilled.length} candidate(s) distilled from the baseline (KD + CE, ${search.training.images.toLocaleString('en-US')} training images), ${formatDuration(search.training.distilled.reduce((a, d) => a + d.trainingSeconds, 0))} of training (${formatDuration(search.training.seconds)} in all); picks chosen on the distilled proxy top-1 (search/report.md)`
+        : '--train none: closed-form recovery only (BN re-calibration, least-squares reconstruction)',
       'FP32 top-1': 'from the search (harness accuracy mode on the validation set, measured once)',
       INT8: options.int8
         ? `QDQ (bnas quantize, minmax), uint8 activations and int8 per-channel weights, calibrated on ${calibration?.files.length} training images (${calibration?.source}); top-1 by the harness in accuracy mode`

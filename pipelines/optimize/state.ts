@@ -49,7 +49,9 @@ export function prepareOutDir(dir: string, fresh: Manifest): { manifest: Manifes
         );
       }
       if (existsSync(join(dir, 'results.json'))) throw refuse('holds a finished optimize (results.json)');
-      const changed = Object.keys(fresh.settings).filter(
+      // Both sides' keys: a setting written only when used (--train) differs when either side has it.
+      const keys = new Set([...Object.keys(fresh.settings), ...Object.keys(old.settings)]);
+      const changed = [...keys].filter(
         (k) => JSON.stringify(old.settings[k]) !== JSON.stringify(fresh.settings[k]),
       );
       if (changed.length > 0) {

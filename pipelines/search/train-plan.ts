@@ -13,7 +13,7 @@ export const TRAIN_MODES: readonly TrainMode[] = ['none', 'picks', 'supernet'];
 /** Share of --budget spent distilling with --train picks (the rest is NSGA-II's). */
 export const PICK_TRAINING_SHARE = 0.5;
 /** Distillations planned with --train picks. */
-export const PICK_TRAINING_SLOTS = 4;
+export const PICK_TRAINING_SLOTS = 3;
 
 /** How a pick is distilled: `bnas finetune`'s loss and optimizer at a fine-tuning learning rate. */
 export const DISTILLATION_RECIPE = {

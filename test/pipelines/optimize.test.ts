@@ -339,6 +339,49 @@ describe('optimize on the fixture', () => {
     expect(total).toBeGreaterThan(12 * 60);
     expect(total).toBeLessThan(20 * 60);
   });
+
+  it('with --train picks, plans the distillations inside the same budget and passes --train to the search', async () => {
+    const cli = {
+      budgetMinutes: 8,
+      int8: true,
+      server: true,
+      offlineSeconds: 8,
+      trialSeconds: 5,
+      maxTrials: 4,
+    };
+    const none = timePlan(cli, 10_000);
+    const picks = timePlan({ ...cli, train: 'picks' }, 10_000);
+    expect(picks.map((s) => s.step)).toEqual(['search', 'training', 'INT8', 'INT8 accuracy', 'benchmarks']);
+    expect(picks[0].seconds).toBe(none[0].seconds - 4 * 60);
+    expect(picks[0].detail).toMatch(/^NSGA-II 4 of the 8 min budget \+ /);
+    expect(picks[1].seconds).toBeCloseTo(4 * 60 + 3 * 30, 9);
+    expect(picks[1].detail).toBe(
+      '--train picks: up to 3 distillations × 1.33 min (the other 4 min of the budget) + ~30 s each to prepare and score',
+    );
+    const total = (steps: typeof none) => steps.reduce((a, s) => a + s.seconds, 0);
+    expect(total(picks) - total(none)).toBeCloseTo(3 * 30, 9);
+    // Finished distillations of a resumed search are not planned again.
+    const resumed = timePlan({ ...cli, train: 'picks' }, 10_000, 4, {
+      spentSeconds: 240,
+      complete: false,
+      distilled: 2,
+    });
+    expect(resumed[1].seconds).toBeCloseTo(80 + 30, 9);
+
+    // The search is asked for --train picks, and the optimize folder remembers it.
+    const dir = join(work, 'train-picks');
+    const seen: (string | undefined)[] = [];
+    const stopped = async (o: SearchOptions): Promise<SearchResult> => {
+      seen.push(o.train);
+      throw new Error('stopped');
+    };
+    const quick = { ...options(dir), int8: false, train: 'picks' as const };
+    await expect(optimize(quick, { runSearch: stopped })).rejects.toThrow('stopped');
+    expect(seen).toEqual(['picks']);
+    await expect(optimize({ ...quick, train: 'none' }, { runSearch: stopped })).rejects.toThrow(
+      /holds an unfinished optimize with other settings \(train: "picks" there, undefined now\)/,
+    );
+  });
 });
 
 function checkReport(report: OptimizeReport): void {

@@ -51,7 +51,7 @@ function options(outDir: string, train: TrainMode, log: string[] = []): SearchOp
     trainData: task.train,
     valData: task.val,
     outDir,
-    // 0.25 min of NSGA-II (generation 0 is always evaluated whole), 4 distillations of 3.75 s.
+    // 0.25 min of NSGA-II (generation 0 is always evaluated whole), 3 distillations of 5 s.
     budgetMinutes: 0.5,
     seed: 1,
     population: 4,
@@ -89,7 +89,7 @@ describe('runSearch --train picks on a tiny residual network', () => {
     expect(training.distilled.length).toBeGreaterThanOrEqual(1);
     expect(training.distilled.length).toBeLessThanOrEqual(training.slots);
     expect(log).toContain(
-      '--train picks: 0.25 of the 0.5 min budget for NSGA-II, 0.25 min for distilling up to 4 candidates',
+      '--train picks: 0.25 of the 0.5 min budget for NSGA-II, 0.25 min for distilling up to 3 candidates',
     );
 
     // The distillation data: the training list less the proxy slice, through a link.

@@ -182,4 +182,34 @@ describe('optimize report', () => {
     expect(svg).toContain('baseline FP32 (1.00×)');
     expect(svg).not.toContain('NaN');
   });
+  it('says which picks were distilled, with their top-1 before and after and the training', () => {
+    const distilled: OptimizeReport = {
+      ...report,
+      picks: [
+        {
+          ...report.picks[0],
+          distilled: {
+            valBefore: 88.9,
+            valAfter: 89.55,
+            proxyBefore: 89.1,
+            proxyAfter: 89.8,
+            steps: 412,
+            trainingSeconds: 95,
+          },
+        },
+        report.picks[1],
+        report.picks[2],
+      ],
+    };
+    const text = markdownReport(distilled);
+    expect(text).toContain(
+      '- BNAS-A: fastest with top-1 ≥ 89.00 % (baseline − 1.0)\n  - distilled from the baseline: top-1 88.90 → 89.55 % (val), 89.10 → 89.80 % (proxy), 412 steps in 1.6 min',
+    );
+    expect(text).toContain(
+      '- BNAS-B: most accurate with throughput ≥ 1.3 × baseline (fallback: no candidate reached 1.3×)\n  - not distilled: closed-form weights',
+    );
+    // A pick that was not found says nothing about distillation; without any distilled pick, no pick does.
+    expect(text).toContain('- BNAS-C: fastest with top-1 ≥ 89.50 % (baseline − 0.5) — **no model picked**\n\n');
+    expect(markdownReport(report)).not.toContain('distilled');
+  });
 });
