@@ -209,7 +209,9 @@ describe('optimize report', () => {
       '- BNAS-B: most accurate with throughput ≥ 1.3 × baseline (fallback: no candidate reached 1.3×)\n  - not distilled: closed-form weights',
     );
     // A pick that was not found says nothing about distillation; without any distilled pick, no pick does.
-    expect(text).toContain('- BNAS-C: fastest with top-1 ≥ 89.50 % (baseline − 0.5) — **no model picked**\n\n');
+    expect(text).toContain(
+      '- BNAS-C: fastest with top-1 ≥ 89.50 % (baseline − 0.5) — **no model picked**\n\n',
+    );
     expect(markdownReport(report)).not.toContain('distilled');
   });
 });
