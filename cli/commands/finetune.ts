@@ -113,7 +113,7 @@ export const finetuneCommand: CommandModule<object, FinetuneArgs> = {
         choices: ['auto', 'none'] as const,
         default: 'none' as const,
         describe:
-          'Training augmentation, prepared in the preprocessing workers: auto = pad-crop and flip up to 64 px, random-resized crop and flip above; none = the images as preprocessed for inference (the default: on short runs it converges faster; the fixture\'s smallest sub-network reached 84.9 % in 3 epochs without, 81.8 % with)',
+          "Training augmentation, prepared in the preprocessing workers: auto = pad-crop and flip up to 64 px, random-resized crop and flip above; none = the images as preprocessed for inference (the default: on short runs it converges faster; the fixture's smallest sub-network reached 84.9 % in 3 epochs without, 81.8 % with)",
       })
       .option('threads', {
         type: 'number',

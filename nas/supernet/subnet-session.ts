@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { serializeModel } from '../../onnx/io.js';
 import type { Model } from '../../onnx/ir.js';
 import { createSession } from '../../onnx/session.js';
-import { buildTrainingGraph, type LossBuilder, type TrainingGraph } from '../../training/autodiff.js';
+import { buildTrainingGraph, type LossBuilder } from '../../training/autodiff.js';
 import { extractWithMapping } from './extract.js';
 import { MappedSlice } from './mapped-slice.js';
 import type { Point, SearchSpace } from './types.js';
@@ -43,6 +43,14 @@ export interface SubnetBatch {
   teacherLogits: Float32Array;
 }
 
+/** What runs need of a TrainingGraph (not its model and starting values: a cached session should not hold them). */
+interface GraphOutputs {
+  loss: string;
+  lossInputs: string[];
+  gradOutputs: Map<string, string>;
+  state: Map<string, { output: string }>;
+}
+
 export interface SubnetRunResult {
   loss: number;
 }
@@ -55,7 +63,7 @@ export class SubnetSession {
   private constructor(
     readonly key: string,
     readonly point: Point,
-    private readonly graph: TrainingGraph,
+    private readonly graph: GraphOutputs,
     private readonly session: ort.InferenceSession,
     private readonly imageInput: string,
     private readonly sampleShape: number[],
@@ -92,10 +100,16 @@ export class SubnetSession {
       { label: 'a sub-network training graph', logSeverityLevel: 3, memoryPattern: false },
     );
     const key = options.key ?? JSON.stringify(point);
+    const outputs: GraphOutputs = {
+      loss: graph.loss,
+      lossInputs: graph.lossInputs,
+      gradOutputs: graph.gradOutputs,
+      state: new Map([...graph.state].map(([name, { output }]) => [name, { output }])),
+    };
     return new SubnetSession(
       key,
       point,
-      graph,
+      outputs,
       session,
       image.name,
       sampleShape,
