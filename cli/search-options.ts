@@ -5,7 +5,12 @@ import type { Argv } from 'yargs';
 import { packageRoot } from '../common/paths.js';
 import { parsePickRules } from '../nas/search/picks.js';
 import { DEFAULT_PICK_RULES, type SearchOptions, type TrainMode } from '../nas/search/types.js';
-import { checkTrainMode, PICK_TRAINING_SHARE, TRAIN_MODES } from '../pipelines/search/train-plan.js';
+import {
+  checkTrainMode,
+  PICK_TRAINING_SHARE,
+  SUPERNET_TRAINING_SHARE,
+  TRAIN_MODES,
+} from '../pipelines/search/train-plan.js';
 import { progressBar } from './progress.js';
 import { checkSutArgs, withSutOptions } from './sut-options.js';
 
@@ -66,14 +71,13 @@ export function withSearchOptions<T>(y: Argv<T>): Argv<T> {
     .option('budget', {
       type: 'number',
       default: 8,
-      describe: `Minutes for the search: NSGA-II, and with --train picks the distillations too (${Math.round(100 * PICK_TRAINING_SHARE)} % of it)`,
+      describe: `Minutes for the search: NSGA-II, and with --train picks the distillations too (${Math.round(100 * PICK_TRAINING_SHARE)} % of it; with supernet, the super-network's training first)`,
     })
     .option('train', {
       type: 'string',
       choices: TRAIN_MODES as TrainMode[],
       default: DEFAULT_TRAIN,
-      describe:
-        'none: closed-form recovery only; picks: distil the best candidates from the teacher after the search and pick on their distilled top-1; supernet: train the super-network first (not yet available)',
+      describe: `none: closed-form recovery only; picks: distil the best candidates from the teacher after the search and pick on their distilled top-1; supernet: train the super-network by progressive shrinking first (${Math.round(100 * SUPERNET_TRAINING_SHARE)} % of --budget), search on its trained weights, then distil as picks does`,
     })
     .option('seed', { type: 'number', default: 1, describe: 'Seed (the search is deterministic for a seed)' })
     .option('population', { type: 'number', default: 16, describe: 'NSGA-II population' })

@@ -156,7 +156,8 @@ export interface DistilledCandidate {
 /** What `--train picks` did. */
 export interface PickTraining {
   mode: TrainMode;
-  /** The budget's split: NSGA-II and the distillations (min). */
+  /** The budget's split: the super-network's training (--train supernet, else 0), NSGA-II and the distillations (min). */
+  supernetMinutes: number;
   searchMinutes: number;
   trainingMinutes: number;
   /** Distillations planned and the training minutes of each. */
@@ -171,12 +172,33 @@ export interface PickTraining {
   seconds: number;
 }
 
+/** What `--train supernet`'s progressive-shrinking training of the super-network did. */
+export interface SupernetTrainingRecord {
+  steps: number;
+  plannedSteps: number;
+  /** Steps of the depth phase (the rest open width too). */
+  depthSteps: number;
+  outcome: 'done' | 'budget' | 'interrupted';
+  /** Training images (the training folder less the proxy slice) and batch size. */
+  images: number;
+  batch: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Training time over every session (s). */
+  seconds: number;
+  /** The sampled sub-networks' losses at the first and the last step: largest, smallest, random ones. */
+  firstLosses: number[];
+  lastLosses: number[];
+}
+
 export interface SearchResult {
   outDir: string;
   baseline: SearchModelResult;
   /** A, B, C in that order; a pick with no model is left out. */
   picks: SearchModelResult[];
   evaluated: number;
-  /** Set when the search trained (--train picks). */
+  /** Set when the search trained (--train picks or supernet). */
   training?: PickTraining;
+  /** Set with --train supernet. */
+  supernet?: SupernetTrainingRecord;
 }

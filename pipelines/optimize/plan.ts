@@ -36,6 +36,8 @@ export interface SearchSoFar {
   complete: boolean;
   /** Distillations finished by earlier sessions (search/distilled/ * /distilled.json). */
   distilled?: number;
+  /** The super-network training finished in an earlier session (search/supernet/supernet.json). */
+  supernetTrained?: boolean;
 }
 
 /** About how long each step takes (s), for the options and a data set of `valImages` images. */
@@ -53,9 +55,20 @@ export function timePlan(
   const left = Math.max(0, split.searchMinutes * 60 - search.spentSeconds);
   const nsga =
     split.slots > 0
-      ? `NSGA-II ${split.searchMinutes} of the ${options.budgetMinutes} min budget`
+      ? `NSGA-II ${round2(split.searchMinutes)} of the ${options.budgetMinutes} min budget`
       : `budget ${options.budgetMinutes} min`;
-  const steps: TimePlanStep[] = [
+  const steps: TimePlanStep[] = [];
+  if (split.supernetMinutes > 0) {
+    const done = search.complete || search.supernetTrained;
+    steps.push({
+      step: 'supernet',
+      seconds: done ? 0 : split.supernetMinutes * 60,
+      detail: done
+        ? 'done (search/supernet/)'
+        : `--train supernet: progressive shrinking of the super-network, ${round2(split.supernetMinutes)} of the ${options.budgetMinutes} min budget (resumes from its checkpoints)`,
+    });
+  }
+  steps.push(
     search.complete
       ? { step: 'search', seconds: 0, detail: 'done (search/result.json)' }
       : {
@@ -63,7 +76,7 @@ export function timePlan(
           seconds: left + SEARCH_OVERHEAD_SECONDS,
           detail: `${nsga}${search.spentSeconds > 0 ? ` (${describeBudgetLeft(split.searchMinutes, search.spentSeconds)})` : ''} + ~${SEARCH_OVERHEAD_SECONDS / 60} min for the supernet, latency table, BN re-calibration and the final checks`,
         },
-  ];
+  );
   if (split.slots > 0) {
     const slots = search.complete ? 0 : Math.max(0, split.slots - (search.distilled ?? 0));
     steps.push(
@@ -76,7 +89,7 @@ export function timePlan(
         : {
             step: 'training',
             seconds: slots * (split.minutesEach * 60 + DISTILLATION_OVERHEAD_SECONDS),
-            detail: `--train picks: up to ${slots} distillations × ${split.minutesEach.toFixed(2)} min (the other ${split.trainingMinutes} min of the budget) + ~${DISTILLATION_OVERHEAD_SECONDS} s each to prepare and score`,
+            detail: `--train ${split.mode}: up to ${slots} distillations × ${split.minutesEach.toFixed(2)} min (${round2(split.trainingMinutes)} min of the budget) + ~${DISTILLATION_OVERHEAD_SECONDS} s each to prepare and score`,
           },
     );
   }
@@ -115,4 +128,9 @@ export function describeResume(
     : `${describeBudgetLeft(budgetMinutes, search.spentSeconds, 'the search budget')}${distilled}`;
   const spent = Object.entries(seconds).map(([step, s]) => `${step} ${formatDuration(s)}`);
   return `resuming: ${budget}${spent.length > 0 ? `; time spent so far: ${spent.join(', ')}` : ''}`;
+}
+
+/** 0.25 → "0.25", 3.2 → "3.2". */
+function round2(x: number): string {
+  return String(Number(x.toFixed(2)));
 }

@@ -152,6 +152,7 @@ export async function optimize(
     spentSeconds: readSpentSeconds(searchDir),
     complete: existsSync(join(searchDir, 'result.json')),
     distilled: finishedDistillations(searchDir),
+    supernetTrained: existsSync(join(searchDir, 'supernet', 'supernet.json')),
   };
   const split = trainingSplit(options.budgetMinutes, options.train);
   const progress = readProgress(dir);
@@ -172,10 +173,14 @@ export async function optimize(
   const header = (text: string) => log(`\n[${++step}/${steps}] ${text}`);
   const training =
     split.slots > 0
-      ? `; then up to ${split.slots} candidates distilled from the teacher, ${split.minutesEach.toFixed(2)} min each (--train picks)`
+      ? `; then up to ${split.slots} candidates distilled from the teacher, ${split.minutesEach.toFixed(2)} min each (--train ${split.mode})`
+      : '';
+  const supernetFirst =
+    split.supernetMinutes > 0
+      ? `the super-network trained by progressive shrinking for ${Number(split.supernetMinutes.toFixed(2))} min, then `
       : '';
   header(
-    `search: NSGA-II over the supernet of ${options.modelPath} (${split.slots > 0 ? `${split.searchMinutes} of the ${options.budgetMinutes} min budget` : `budget ${options.budgetMinutes} min`}, population ${options.population}, ${options.generations} generations, seed ${options.seed})${training} → ${searchDir}`,
+    `search: ${supernetFirst}NSGA-II over the supernet of ${options.modelPath} (${split.slots > 0 ? `${Number(split.searchMinutes.toFixed(2))} of the ${options.budgetMinutes} min budget` : `budget ${options.budgetMinutes} min`}, population ${options.population}, ${options.generations} generations, seed ${options.seed})${training} → ${searchDir}`,
   );
   const searchStart = performance.now();
   let search: SearchResult;

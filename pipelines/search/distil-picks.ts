@@ -135,7 +135,7 @@ export async function distilPicks(inputs: DistilInputs): Promise<DistilOutcome> 
   const rescored = new Map(inputs.rescored.map((r) => [r.key, r]));
   const data = distillationData(options, inputs.trainImages);
   log(
-    `training (--train picks): up to ${split.slots} distillations of ${split.minutesEach.toFixed(2)} min each from the teacher, on the ${inputs.trainImages} training images before the proxy slice`,
+    `training (--train ${split.mode}): up to ${split.slots} distillations of ${split.minutesEach.toFixed(2)} min each from the teacher, on the ${inputs.trainImages} training images before the proxy slice`,
   );
   const done: (DistilledRecord & { dir: string })[] = [];
   const accuracies = (): DistilledAccuracy[] =>
@@ -178,7 +178,8 @@ export async function distilPicks(inputs: DistilInputs): Promise<DistilOutcome> 
     );
   }
   const training: PickTraining = {
-    mode: 'picks',
+    mode: split.mode,
+    supernetMinutes: split.supernetMinutes,
     searchMinutes: split.searchMinutes,
     trainingMinutes: split.trainingMinutes,
     slots: split.slots,

@@ -1,6 +1,6 @@
 /**
- * The search's NSGA-II step (run.ts, step 4): each new candidate is extracted, reconstructed
- * sequentially on a small slice and scored on the proxy slice; every evaluation is appended to
+ * The search's NSGA-II step (run.ts, step 4): each new candidate is recovered (recovery.ts: in
+ * closed form on a small slice, or from the trained super-network) and scored on the proxy slice; every evaluation is appended to
  * evaluations.csv, where a resumed search finds it again (the seeded GA asks for the same genomes).
  * The step stops when the budget, counted over every session (budget.ts), is spent.
  */
@@ -10,34 +10,27 @@ import { runNsga2 } from '../../nas/search/nsga2.js';
 import { predict, scorePredictions } from '../../nas/search/proxy.js';
 import type { Evaluation, Objectives, SearchOptions } from '../../nas/search/types.js';
 import type { LabelledSamples } from '../../nas/subnet/samples.js';
-import { reconstructSequentially, TeacherRows } from '../../nas/subnet/sequential.js';
-import { extractSubnetwork } from '../../nas/supernet/extract.js';
 import { canonicalPoint, fullPoint, predictMacs, smallestPoint } from '../../nas/supernet/point.js';
 import type { Point, SearchSpace } from '../../nas/supernet/types.js';
-import type { Model } from '../../onnx/ir.js';
 import { appendEvaluation, readEvaluationsCsv } from '../../results/search/evaluations-csv.js';
 import type { SearchBudget } from './budget.js';
+import type { Recovery } from './recovery.js';
 
 export interface GaStepInputs {
   options: SearchOptions;
-  /** The importance-reordered source model. */
-  teacher: Model;
   space: SearchSpace;
-  /** The reconstruction slice of the GA. */
-  searchRecon: LabelledSamples;
+  /** The GA's recovery of a candidate (on its small reconstruction slice). */
+  recovery: Recovery;
   proxy: LabelledSamples;
   teacherPredictions: Int32Array;
   /** Predicted throughput (the latency table's). */
   throughputOf: (p: Point) => number;
   budget: SearchBudget;
-  /** Output positions per image and layer, and ReLU-aware refits, of the GA's reconstruction. */
-  positionsPerImage: number;
-  reluRefits: number;
 }
 
 /** Runs the GA (or not, when the budget is spent) and returns every evaluation, earlier sessions' too. */
 export async function evaluateSubnetworks(inputs: GaStepInputs): Promise<Evaluation[]> {
-  const { options, teacher, space, proxy, teacherPredictions, throughputOf, budget } = inputs;
+  const { options, space, recovery, proxy, teacherPredictions, throughputOf, budget } = inputs;
   const log = options.log;
   const threads = options.sut.threadsPerWorker;
   const codec = genomeCodec(space);
@@ -53,21 +46,11 @@ export async function evaluateSubnetworks(inputs: GaStepInputs): Promise<Evaluat
     return [...known.values()];
   }
 
-  const rows = new TeacherRows(teacher, inputs.searchRecon, {
-    positionsPerImage: inputs.positionsPerImage,
-    seed: options.seed,
-    batchSize: 64,
-    threads,
-  });
   budget.start();
   const evaluate = async (genome: number[], generation: number): Promise<Evaluation> => {
     const point = canonicalPoint(space, codec.decode(genome));
     const t0 = performance.now();
-    const sub = extractSubnetwork(teacher, space, point);
-    const { model } = await reconstructSequentially(teacher, sub, space, point, rows, {
-      threads,
-      reluRefits: inputs.reluRefits,
-    });
+    const model = await recovery.recover(point);
     const score = scorePredictions(
       await predict(model, proxy, { threads }),
       proxy.labels,

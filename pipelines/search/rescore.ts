@@ -1,7 +1,8 @@
 /**
- * The final closed-form recovery of a candidate (run.ts, step 5): extracted from the reordered
- * teacher, reconstructed with the final data plan (more images and positions than during the GA,
- * ReLU-aware refits) and scored on the proxy slice. Scores are kept in rescored.json, so a resumed
+ * The final recovery of a candidate (run.ts, step 5; recovery.ts): in closed form, extracted from
+ * the reordered teacher and reconstructed with the final data plan (more images and positions than
+ * during the GA, ReLU-aware refits); from a trained super-network, sliced and BN re-calibrated on
+ * the final reconstruction images. Then scored on the proxy slice. Scores are kept in rescored.json, so a resumed
  * search re-scores nothing; the models are rebuilt on demand (they are deterministic).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,10 +11,9 @@ import { writeFileAtomic } from '../../common/files.js';
 import { predict, scorePredictions } from '../../nas/search/proxy.js';
 import type { Candidate, Evaluation, SearchOptions } from '../../nas/search/types.js';
 import type { LabelledSamples } from '../../nas/subnet/samples.js';
-import { reconstructSequentially, TeacherRows } from '../../nas/subnet/sequential.js';
-import { extractSubnetwork } from '../../nas/supernet/extract.js';
-import type { Point, SearchSpace } from '../../nas/supernet/types.js';
+import type { Point } from '../../nas/supernet/types.js';
 import type { Model } from '../../onnx/ir.js';
+import type { Recovery } from './recovery.js';
 
 export const RESCORED_FILE = 'rescored.json';
 
@@ -26,14 +26,10 @@ export interface Rescored extends Candidate {
 
 export interface RescoreInputs {
   options: SearchOptions;
-  /** The importance-reordered teacher. */
-  teacher: Model;
-  space: SearchSpace;
-  recon: LabelledSamples;
+  /** The final recovery (the final reconstruction plan, or the trained super-network's). */
+  recovery: Recovery;
   proxy: LabelledSamples;
   teacherPredictions: Int32Array;
-  positionsPerImage: number;
-  reluRefits: number;
 }
 
 /** A candidate of the GA as the rescoring takes it. */
@@ -51,19 +47,16 @@ export function asCandidate(e: Evaluation): Rescored {
 export class Rescorer {
   private readonly cache: Map<string, Rescored>;
   private readonly models = new Map<string, Model>();
-  private readonly rows: TeacherRows;
   private readonly path: string;
 
   constructor(private readonly inputs: RescoreInputs) {
     this.path = join(inputs.options.outDir, RESCORED_FILE);
     const saved = existsSync(this.path) ? (JSON.parse(readFileSync(this.path, 'utf8')) as Rescored[]) : [];
     this.cache = new Map(saved.map((r) => [r.key, r]));
-    this.rows = new TeacherRows(inputs.teacher, inputs.recon, {
-      positionsPerImage: inputs.positionsPerImage,
-      seed: inputs.options.seed,
-      batchSize: 64,
-      threads: inputs.options.sut.threadsPerWorker,
-    });
+  }
+
+  get recoveryKind(): Recovery['kind'] {
+    return this.inputs.recovery.kind;
   }
 
   /** The candidate as re-scored before (this session or an earlier one), if it was. */
@@ -71,21 +64,16 @@ export class Rescorer {
     return this.cache.get(key);
   }
 
-  /** The closed-form sub-network of `c` (reconstructed once per session). */
+  /** The recovered sub-network of `c` (built once per session). */
   async model(c: Rescored): Promise<Model> {
     const had = this.models.get(c.key);
     if (had) return had;
-    const { teacher, space, options } = this.inputs;
-    const sub = extractSubnetwork(teacher, space, c.point);
-    const { model } = await reconstructSequentially(teacher, sub, space, c.point, this.rows, {
-      threads: options.sut.threadsPerWorker,
-      reluRefits: this.inputs.reluRefits,
-    });
+    const model = await this.inputs.recovery.recover(c.point);
     this.models.set(c.key, model);
     return model;
   }
 
-  /** `c` with its final closed-form proxy accuracy and agreement (kept in rescored.json). */
+  /** `c` with its final recovered proxy accuracy and agreement (kept in rescored.json). */
   async rescore(c: Rescored): Promise<Rescored> {
     const had = this.cache.get(c.key);
     if (had) return had;

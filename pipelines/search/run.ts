@@ -8,7 +8,10 @@
  *  4. NSGA-II within the budget (ga-step.ts; every evaluation appended to evaluations.csv);
  *  5. the front near the pick floors (else its most accurate members) is re-scored with a larger
  *     reconstruction; A/B/C are picked, falling back with a note when a rule cannot be met;
- *  5b. with --train picks, a few candidates are distilled from the teacher and the picks made on
+ *  3b. with --train supernet, the super-network is trained by progressive shrinking first
+ *     (train-supernet.ts) and candidates are sliced from its trained weights with their BN
+ *     re-calibrated (recovery.ts) instead of reconstructed in closed form;
+ *  5b. with --train picks or supernet, a few candidates are distilled from the teacher and the picks made on
  *     the accuracies after distillation (distil-picks.ts); NSGA-II then has only its share of the
  *     budget (train-plan.ts);
  *  6. the picks and the baseline: throughput measured end to end (among the smallest and random
@@ -41,6 +44,7 @@ import type {
   SearchModelResult,
   SearchOptions,
   SearchResult,
+  SupernetTrainingRecord,
   TrainMode,
 } from '../../nas/search/types.js';
 import { activationImportance } from '../../nas/subnet/activation-importance.js';
@@ -59,8 +63,10 @@ import { measureAccuracy } from '../benchmark.js';
 import { SearchBudget } from './budget.js';
 import { distilPicks, type PoolEntry } from './distil-picks.js';
 import { evaluateSubnetworks } from './ga-step.js';
+import { closedFormRecovery, type Recovery, supernetRecovery } from './recovery.js';
 import { asCandidate, type Rescored, Rescorer } from './rescore.js';
 import { checkTrainMode, trainingSplit } from './train-plan.js';
+import { trainedSupernet } from './train-supernet.js';
 
 export const SEARCH_FORMAT = 'bnas.search/1';
 
@@ -118,6 +124,7 @@ interface Picked {
   rescored: Rescored[];
   models: Map<string, Model>;
   training?: PickTraining;
+  supernet?: SupernetTrainingRecord;
 }
 
 function readJson<T>(path: string): T | undefined {
@@ -199,9 +206,9 @@ export async function runSearch(
   // With --train picks NSGA-II has its share of the budget; the distillations have the rest.
   const budget = new SearchBudget(outDir, split.searchMinutes);
   if (resumed) log(`${outDir}: resuming the search found there; budget: ${budget.left()}`);
-  if (train === 'picks') {
+  if (train !== 'none') {
     log(
-      `--train picks: ${round2(split.searchMinutes)} of the ${options.budgetMinutes} min budget for NSGA-II, ${round2(split.trainingMinutes)} min for distilling up to ${split.slots} candidates`,
+      `--train ${train}: ${split.supernetMinutes > 0 ? `${round2(split.supernetMinutes)} min of the ${options.budgetMinutes} min budget for training the super-network, ${round2(split.searchMinutes)} min` : `${round2(split.searchMinutes)} of the ${options.budgetMinutes} min budget`} for NSGA-II, ${round2(split.trainingMinutes)} min for distilling up to ${split.slots} candidates`,
     );
   }
 
@@ -253,35 +260,59 @@ export async function runSearch(
   const throughputOf = (p: Point) => predictThroughput(table, space, p, options.sut.workers);
   const baseline: Objectives = { accuracy: baselineProxy.accuracy, throughput: throughputOf(full) };
 
+  // 3b. --train supernet: the shared weights trained by progressive shrinking, before the search.
+  const threads = options.sut.threadsPerWorker;
+  let supernet: { model: Model; record: SupernetTrainingRecord } | undefined;
+  if (train === 'supernet') {
+    const images = await folderSamplesInMemory(options.trainData, options.modelPath, {
+      offset: 0,
+      count: trainCount - proxyCount,
+      spec,
+    });
+    supernet = await trainedSupernet({
+      outDir,
+      teacher,
+      space,
+      images,
+      minutes: split.supernetMinutes,
+      seed: options.seed,
+      threads: availableParallelism(),
+      log,
+      progress: options.progress,
+    });
+  }
+  const recovery = (samples: typeof recon, positionsPerImage: number, reluRefits: number): Recovery =>
+    supernet
+      ? supernetRecovery(supernet.model, space, samples, { threads })
+      : closedFormRecovery(teacher, space, samples, {
+          positionsPerImage,
+          seed: options.seed,
+          threads,
+          reluRefits,
+        });
+
   // 4. NSGA-II, within what is left of the budget.
   const all = await evaluateSubnetworks({
     options,
-    teacher,
     space,
-    searchRecon,
+    recovery: recovery(searchRecon, plan.searchPositions, plan.searchReluRefits),
     proxy,
     teacherPredictions,
     throughputOf,
     budget,
-    positionsPerImage: plan.searchPositions,
-    reluRefits: plan.searchReluRefits,
   });
 
-  // 5. Re-score the front near the floors with the final reconstruction, then pick.
+  // 5. Re-score the front near the floors with the final recovery, then pick.
   const rescorer = new Rescorer({
     options,
-    teacher,
-    space,
-    recon,
+    recovery: recovery(recon, plan.finalPositions, plan.finalReluRefits),
     proxy,
     teacherPredictions,
-    positionsPerImage: plan.finalPositions,
-    reluRefits: plan.finalReluRefits,
   });
   let picked = await rescoreAndPick(options, plan, rescorer, recon.count, all, baseline);
 
-  // 5b. --train picks: distil, then pick on the distilled accuracies.
-  if (train === 'picks') {
+  // 5b. --train picks or supernet: distil, then pick on the distilled accuracies.
+  if (train !== 'none') {
     const distilled = await distilPicks({
       options,
       split,
@@ -301,6 +332,7 @@ export async function runSearch(
       training: distilled.training,
     };
   }
+  if (supernet) picked.supernet = supernet.record;
 
   // 6. Picks and baseline: files, end-to-end throughput, validation top-1 once.
   const result = await finish(options, teacher, space, table, baseline, picked, all.length, started);
@@ -372,7 +404,7 @@ async function rescoreAndPick(
   }
   bar?.stop();
   options.log(
-    `re-scored ${rescored.length} front members with ${reconImages} images × ${plan.finalPositions} positions: ${rescored.map((r) => `${(r.throughput / baseline.throughput).toFixed(2)}× ${r.accuracy.toFixed(2)} %`).join(', ')}`,
+    `re-scored ${rescored.length} front members (${rescorer.recoveryKind}, ${reconImages} images${rescorer.recoveryKind === 'closed form' ? ` × ${plan.finalPositions} positions` : ''}): ${rescored.map((r) => `${(r.throughput / baseline.throughput).toFixed(2)}× ${r.accuracy.toFixed(2)} %`).join(', ')}`,
   );
   const picks = pickVariants(rescored, baseline, options.rules);
   const models = new Map<string, Model>();
@@ -488,6 +520,7 @@ async function finish(
     picks,
     evaluated,
     ...(picked.training ? { training: picked.training } : {}),
+    ...(picked.supernet ? { supernet: picked.supernet } : {}),
   };
   const all = readEvaluationsCsv(join(outDir, 'evaluations.csv'));
   writeFileAtomic(

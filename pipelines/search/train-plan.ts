@@ -4,7 +4,9 @@
  * With `--train picks`, `--budget` covers NSGA-II and the distillations together: a share of it
  * goes to distilling, in a fixed number of slots of equal training time (fixed when the search
  * starts, so that a resumed search plans the same distillations). `--train none` gives NSGA-II the
- * whole budget, as before training existed. `--train supernet` is not available yet.
+ * whole budget, as before training existed. `--train supernet` first trains the super-network
+ * (a share of the budget of its own), then shares the rest between NSGA-II and the distillations
+ * as picks does.
  */
 import type { TrainMode } from '../../nas/search/types.js';
 
@@ -12,7 +14,9 @@ export const TRAIN_MODES: readonly TrainMode[] = ['none', 'picks', 'supernet'];
 
 /** Share of --budget spent distilling with --train picks (the rest is NSGA-II's). */
 export const PICK_TRAINING_SHARE = 0.5;
-/** Distillations planned with --train picks. */
+/** Share of --budget spent training the super-network with --train supernet (before the search). */
+export const SUPERNET_TRAINING_SHARE = 0.4;
+/** Distillations planned with --train picks or supernet. */
 export const PICK_TRAINING_SLOTS = 3;
 
 /** How a pick is distilled: `bnas finetune`'s loss and optimizer at a fine-tuning learning rate. */
@@ -30,6 +34,8 @@ export const DISTILLATION_RECIPE = {
 
 export interface TrainingSplit {
   mode: TrainMode;
+  /** Super-network training minutes (0 unless --train supernet). */
+  supernetMinutes: number;
   /** NSGA-II's minutes. */
   searchMinutes: number;
   /** Distillation minutes in all (0 without training). */
@@ -39,27 +45,31 @@ export interface TrainingSplit {
   minutesEach: number;
 }
 
-/** Refuses the modes that cannot run yet, naming the ones that can. */
+/** Refuses an unknown mode, naming the known ones. */
 export function checkTrainMode(mode: string): TrainMode {
   if (!TRAIN_MODES.includes(mode as TrainMode))
     throw new Error(`--train ${mode}: expected one of ${TRAIN_MODES.join(', ')}`);
-  if (mode === 'supernet') {
-    throw new Error(
-      '--train supernet (progressive-shrinking training of the super-network before the search) is not yet available; use --train picks (distil the picks after the search) or --train none',
-    );
-  }
   return mode as TrainMode;
 }
 
 /** How `budgetMinutes` is shared between NSGA-II and training in `mode`. */
 export function trainingSplit(budgetMinutes: number, mode: TrainMode = 'none'): TrainingSplit {
-  if (mode !== 'picks') {
-    return { mode, searchMinutes: budgetMinutes, trainingMinutes: 0, slots: 0, minutesEach: 0 };
+  if (mode === 'none') {
+    return {
+      mode,
+      supernetMinutes: 0,
+      searchMinutes: budgetMinutes,
+      trainingMinutes: 0,
+      slots: 0,
+      minutesEach: 0,
+    };
   }
-  const trainingMinutes = budgetMinutes * PICK_TRAINING_SHARE;
+  const supernetMinutes = mode === 'supernet' ? budgetMinutes * SUPERNET_TRAINING_SHARE : 0;
+  const trainingMinutes = (budgetMinutes - supernetMinutes) * PICK_TRAINING_SHARE;
   return {
     mode,
-    searchMinutes: budgetMinutes - trainingMinutes,
+    supernetMinutes,
+    searchMinutes: budgetMinutes - supernetMinutes - trainingMinutes,
     trainingMinutes,
     slots: PICK_TRAINING_SLOTS,
     minutesEach: trainingMinutes / PICK_TRAINING_SLOTS,

@@ -356,7 +356,7 @@ describe('optimize on the fixture', () => {
     expect(picks[0].detail).toMatch(/^NSGA-II 4 of the 8 min budget \+ /);
     expect(picks[1].seconds).toBeCloseTo(4 * 60 + 3 * 30, 9);
     expect(picks[1].detail).toBe(
-      '--train picks: up to 3 distillations × 1.33 min (the other 4 min of the budget) + ~30 s each to prepare and score',
+      '--train picks: up to 3 distillations × 1.33 min (4 min of the budget) + ~30 s each to prepare and score',
     );
     const total = (steps: typeof none) => steps.reduce((a, s) => a + s.seconds, 0);
     expect(total(picks) - total(none)).toBeCloseTo(3 * 30, 9);

@@ -2,23 +2,32 @@
  * `runSearch` with `--train picks` on the tiny search task (tiny-search-task.ts): candidates are
  * distilled from the teacher after the closed-form search and the picks made on their distilled
  * proxy top-1; a distilled pick's file is the distilled model; a resumed search never redoes a
- * finished distillation; `--train supernet` is refused, and so is resuming with another --train.
+ * finished distillation; resuming with another --train is refused. With `--train supernet` the
+ * super-network is trained first and every candidate is a slice of its trained weights.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickDistilledVariants } from '../../nas/search/picks.js';
+import { predict, scorePredictions } from '../../nas/search/proxy.js';
 import {
   DEFAULT_PICK_RULES,
   type SearchOptions,
   type SearchResult,
   type TrainMode,
 } from '../../nas/search/types.js';
+import { recalibrateBatchNorm } from '../../nas/subnet/bn-recalibrate.js';
+import { folderSamplesInMemory } from '../../nas/subnet/samples.js';
+import { extractSubnetwork } from '../../nas/supernet/extract.js';
+import type { SearchSpace } from '../../nas/supernet/types.js';
+import { loadModel } from '../../onnx/io.js';
 import { argmaxRows } from '../../onnx/session.js';
 import { DISTILLED_DIR } from '../../pipelines/search/distil-picks.js';
 import { runSearch, type SearchDataPlan } from '../../pipelines/search/run.js';
 import { checkTrainMode, trainingSplit } from '../../pipelines/search/train-plan.js';
+import { SUPERNET_DIR } from '../../pipelines/search/train-supernet.js';
+import { readEvaluationsCsv } from '../../results/search/evaluations-csv.js';
 import { batchOf, makeTinyTask, run, type TinyTask } from './tiny-search-task.js';
 
 const work = mkdtempSync(join(tmpdir(), 'bnas-search-train-'));
@@ -250,13 +259,66 @@ describe('runSearch --train picks on a tiny residual network', () => {
     await expect(runSearch(options(out, 'none'), PLAN)).rejects.toThrow(/other settings \(train\)/);
   });
 
-  it('refuses --train supernet as not yet available, before writing anything', async () => {
-    const dir = join(work, 'supernet');
-    await expect(runSearch(options(dir, 'supernet'), PLAN)).rejects.toThrow(
-      /--train supernet .* is not yet available/,
-    );
-    expect(existsSync(dir)).toBe(false);
-    expect(() => checkTrainMode('supernet')).toThrow(/use --train picks .* or --train none/);
+  it('refuses an unknown --train, naming the modes', () => {
     expect(() => checkTrainMode('all')).toThrow('--train all: expected one of none, picks, supernet');
   });
+});
+
+describe('runSearch --train supernet on a tiny residual network', () => {
+  const out = join(work, 'supernet');
+  let result: SearchResult;
+
+  it('trains the super-network first and slices every candidate from its trained weights', async () => {
+    const log: string[] = [];
+    result = await runSearch(options(out, 'supernet', log), PLAN);
+    console.log(log.join('\n'));
+    const split = trainingSplit(0.5, 'supernet');
+    expect(split.supernetMinutes).toBeCloseTo(0.2, 10);
+    expect(split.supernetMinutes + split.searchMinutes + split.trainingMinutes).toBeCloseTo(0.5, 10);
+    expect(log).toContain(
+      '--train supernet: 0.2 min of the 0.5 min budget for training the super-network, 0.15 min for NSGA-II, 0.15 min for distilling up to 3 candidates',
+    );
+    const record = result.supernet!;
+    expect(record.steps).toBeGreaterThan(0);
+    expect(record.images).toBe(200); // the proxy slice stays held out of the training
+    expect(record.firstLosses).toHaveLength(4); // largest, smallest, two random
+    expect(result.training!.mode).toBe('supernet');
+
+    // The trained super-network is the reordered teacher's graph with other weights.
+    const trained = loadModel(join(out, SUPERNET_DIR, 'supernet.onnx'));
+    const space = JSON.parse(readFileSync(join(out, 'space.json'), 'utf8')) as SearchSpace;
+    const teacher = loadModel(task.model);
+    expect(trained.graph.nodes.map((n) => n.opType)).toEqual(teacher.graph.nodes.map((n) => n.opType));
+
+    // Every evaluation of the GA is the trained super-network's slice with its BN re-calibrated on
+    // the GA's 32 reconstruction images, scored on the held-out proxy slice: recomputed here.
+    const spec = task.spec;
+    const recon = await folderSamplesInMemory(task.train, task.model, { offset: 0, count: 32, spec });
+    const proxy = await folderSamplesInMemory(task.train, task.model, { offset: 200, count: 100, spec });
+    const evaluations = readEvaluationsCsv(join(out, 'evaluations.csv'));
+    expect(evaluations.length).toBeGreaterThanOrEqual(4);
+    for (const e of evaluations.slice(0, 3)) {
+      const sub = extractSubnetwork(trained, space, e.point);
+      const { model } = await recalibrateBatchNorm(sub, recon, { batchSize: 64 });
+      const top1 = scorePredictions(await predict(model, proxy), proxy.labels).accuracy;
+      expect(top1, JSON.stringify(e.point)).toBeCloseTo(e.accuracy, 6);
+    }
+
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('## Training: the super-network (--train supernet)');
+    expect(report).toContain(`${record.steps} of ${record.plannedSteps} planned steps`);
+    expect(report).toContain('## Training: distilled picks (--train supernet)');
+  }, 240_000);
+
+  it('resumes without training the super-network again', async () => {
+    rmSync(join(out, 'result.json'));
+    const path = join(out, SUPERNET_DIR, 'supernet.onnx');
+    const stamp = statSync(path).mtimeMs;
+    const log: string[] = [];
+    const again = await runSearch(options(out, 'supernet', log), PLAN);
+    expect(log.some((l) => l.startsWith('super-network: trained in an earlier session'))).toBe(true);
+    expect(statSync(path).mtimeMs).toBe(stamp);
+    expect(again.supernet).toEqual(result.supernet);
+    expect(again.picks.map((p) => p.point)).toEqual(result.picks.map((p) => p.point));
+  }, 120_000);
 });
