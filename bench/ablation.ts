@@ -21,6 +21,9 @@
  * The markdown report is printed and written to runs/ablation/<host>-<timestamp>.md.
  *
  * Options (env): BNAS_ABLATION_THREADS intra-op threads (default: cores).
+ *
+ * With --train-modes, the training ablation instead (ablation-train-modes.ts): the default optimize
+ * with --train none, picks and supernet at equal budget, side by side.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
@@ -46,6 +49,7 @@ import { cloneModel } from '../onnx/clone.js';
 import { loadModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
 import { DEFAULT_DATA_PLAN, type SearchDataPlan } from '../pipelines/search/run.js';
+import { trainModesAblation } from './ablation-train-modes.js';
 
 // The search's final-pick settings (pipelines/search/run.ts): reconstruction images and positions, proxy
 // size, ReLU-aware refits; seed 1 is the search's default.
@@ -410,9 +414,11 @@ async function main(): Promise<void> {
   progress(`written to ${path}`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `bench:ablation: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+(process.argv.includes('--train-modes') ? trainModesAblation(process.argv.slice(2)) : main()).catch(
+  (error: unknown) => {
+    process.stderr.write(
+      `bench:ablation: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
