@@ -14,10 +14,11 @@
  * the share is noise). A candidate predicted within TRY_MARGIN of a floor is worth a try: the proxy
  * measures to about ±0.6 points on 2,000 images, and distillation can lift a student past its
  * teacher, which the model above never predicts (so B, whose floor is the baseline, would otherwise
- * only be tried on candidates already there). Each turn serves the floors in order A, B, C: the
- * fastest untried candidate predicted to reach the floor is next, unless a distilled candidate at
- * least as fast already meets it. The order depends only on the accuracies, so a resumed search
- * repeats it.
+ * only be tried on candidates already there). Each turn serves the floors in order A, B, C, those
+ * no distilled candidate meets yet first (so that every rule gets a distilled pick before a met one
+ * gets a faster one): the fastest untried candidate predicted to reach the floor is next, unless a
+ * distilled candidate at least as fast already meets it. The order depends only on the accuracies,
+ * so a resumed search repeats it.
  */
 import type { Candidate, Objectives, PickRules } from './types.js';
 
@@ -74,8 +75,13 @@ export function nextToDistil<C extends Candidate>(
     .filter((c) => c.throughput > baseline.throughput)
     .sort((a, b) => b.throughput - a.throughput || b.accuracy - a.accuracy);
   const predicted = (c: C) => c.accuracy + rate * Math.max(0, baseline.accuracy - c.accuracy);
-  for (const { name, floor } of distilledFloors(baseline.accuracy, rules)) {
-    const met = faster.find((c) => (distilled.get(c.key)?.after ?? Number.NEGATIVE_INFINITY) >= floor - EPS);
+  const meeting = (floor: number) =>
+    faster.find((c) => (distilled.get(c.key)?.after ?? Number.NEGATIVE_INFINITY) >= floor - EPS);
+  // Floors no distilled candidate meets yet come first: a pick for every rule before a faster one.
+  const floors = distilledFloors(baseline.accuracy, rules);
+  const ordered = [...floors.filter((f) => !meeting(f.floor)), ...floors.filter((f) => meeting(f.floor))];
+  for (const { name, floor } of ordered) {
+    const met = meeting(floor);
     for (const c of faster) {
       if (met && c.throughput <= met.throughput) break;
       if (distilled.has(c.key)) continue;

@@ -59,6 +59,24 @@ describe('nextToDistil', () => {
     expect(b.floor).toBe('bnas-b');
   });
 
+  it('serves a floor nobody meets before a faster candidate for a met one', () => {
+    // a1 reached 89.6: A (≥ 89) and C (≥ 89.5) are met, B (≥ 90) is not. a2, faster than a1, is
+    // predicted 88.2 + (1.0/1.4)·1.8 = 89.49 ≥ 89 − 0.25 for A, but B comes first: its fastest
+    // candidate predicted within the margin is c1 (89.3 + 0.7/1.4 = 89.8 ≥ 90 − 0.25).
+    const done = [{ key: 'a1', before: 88.6, after: 89.6 }];
+    const next = nextToDistil(front, done, baseline, DEFAULT_PICK_RULES)!;
+    expect(next.candidate.key).toBe('c1');
+    expect(next.floor).toBe('bnas-b');
+    expect(next.predicted).toBeCloseTo(89.8, 12);
+    // Once c1 meets B, every floor is met and A gets a faster candidate: ρ is now the mean of
+    // 1.0/1.4 and 0.7/0.7, so even far is predicted 84 + 0.857·6 = 89.14 ≥ 89 − 0.25.
+    const all = [...done, { key: 'c1', before: 89.3, after: 90.0 }];
+    const then = nextToDistil(front, all, baseline, DEFAULT_PICK_RULES)!;
+    expect(then.candidate.key).toBe('far');
+    expect(then.floor).toBe('bnas-a');
+    expect(then.predicted).toBeCloseTo(84 + ((1 / 1.4 + 1) / 2) * 6, 12);
+  });
+
   it('B is tried on a candidate just below the baseline (distillation may lift it past the teacher)', () => {
     // fast meets A and C (89.6); it recovered half its deficit (ρ 0.5). For B (≥ 90): b-near is
     // predicted 89.8 + 0.5·0.2 = 89.9, within TRY_MARGIN of the floor; b-far 89 + 0.5 = 89.5 is not.
