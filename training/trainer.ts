@@ -30,6 +30,7 @@ import { classificationDistillationLoss } from './losses.js';
 import { type LrSchedule, WarmupCosine, type WarmupCosineOptions } from './lr-schedule.js';
 import { withParameters } from './model-parameters.js';
 import { AdamW, isOneDimensional, type Optimizer, Sgd, type ShapedTensor } from './optimizers.js';
+import { runStepLoop, type StepLoopOutcome } from './step-loop.js';
 
 export interface DistillationSettings {
   /** Weight of the distillation term: (1 − α)·CE + α·KD; 0 trains on the labels only. */
@@ -118,7 +119,7 @@ export interface TrainOptions {
 }
 
 /** Why train() returned: the last step was taken, the time budget ran out, or the signal stopped it. */
-export type TrainOutcome = 'done' | 'budget' | 'interrupted';
+export type TrainOutcome = StepLoopOutcome;
 
 const CHECKPOINT_KIND = 'bnas.trainer/1';
 /** Steps over which samples/s is averaged. */
@@ -394,76 +395,45 @@ export class Trainer {
    * batches in order, evaluating and checkpointing on the way.
    */
   async train(options: TrainOptions = {}): Promise<TrainOutcome> {
-    const total = this.totalSteps;
-    const perEpoch = this.batchesPerEpoch;
-    const evaluateEvery = options.evaluateEverySteps ?? perEpoch;
-    const checkpointEvery = options.checkpoints?.everySteps ?? perEpoch;
-    const checkpointMs = (options.checkpoints?.everyMinutes ?? 10) * 60_000;
-    let lastCheckpoint = performance.now();
-    let checkpointedStep = -1;
-    const stepTimes: number[] = [performance.now()];
-    const checkpoint = () => {
-      if (!options.checkpoints || checkpointedStep === this.step) return;
-      const folder = this.saveCheckpoint(options.checkpoints.dir, options.checkpoints.keep);
-      lastCheckpoint = performance.now();
-      checkpointedStep = this.step;
-      options.onCheckpoint?.(folder);
-    };
-    const evaluate = async () => {
-      if (!options.validation) return;
-      const record = await this.evaluate(options.validation);
-      options.onEvaluation?.(record);
-    };
-    const overBudget = () =>
-      options.budgetSeconds !== undefined && this.elapsedSeconds() >= options.budgetSeconds;
-
-    while (this.step < total) {
-      if (options.signal?.aborted) {
-        checkpoint();
-        return 'interrupted';
-      }
-      if (overBudget()) {
-        checkpoint();
-        return 'budget';
-      }
-      const epoch = Math.floor(this.step / perEpoch);
-      let stopped: TrainOutcome | undefined;
-      for await (const batch of this.inputs.batches.batches(epoch, this.step % perEpoch)) {
-        const record = await this.trainStep(batch);
-        stepTimes.push(performance.now());
-        if (stepTimes.length > SPEED_WINDOW + 1) stepTimes.shift();
-        if (options.onProgress) {
-          const seconds = (stepTimes[stepTimes.length - 1] - stepTimes[0]) / 1000;
-          const perStep = seconds / (stepTimes.length - 1);
-          let eta = (total - this.step) * perStep;
-          if (options.budgetSeconds !== undefined)
-            eta = Math.max(0, Math.min(eta, options.budgetSeconds - this.elapsedSeconds()));
-          options.onProgress({
-            step: this.step,
-            totalSteps: total,
+    const { validation, checkpoints, onProgress } = options;
+    return runStepLoop({
+      batches: this.inputs.batches,
+      totalSteps: this.totalSteps,
+      stepsDone: () => this.step,
+      step: (batch) => this.trainStep(batch),
+      elapsedSeconds: () => this.elapsedSeconds(),
+      budgetSeconds: options.budgetSeconds,
+      signal: options.signal,
+      speedWindow: SPEED_WINDOW,
+      onProgress:
+        onProgress &&
+        ((record, timing) =>
+          onProgress({
+            step: timing.step,
+            totalSteps: timing.totalSteps,
             epoch: record.epoch,
             loss: record.loss,
             lr: record.lr,
-            samplesPerSecond: batch.labels.length / perStep,
-            elapsedSeconds: this.elapsedSeconds(),
-            etaSeconds: eta,
-          });
-        }
-        const last = this.step >= total;
-        if (this.step % evaluateEvery === 0 || last) await evaluate();
-        if (this.step % checkpointEvery === 0 || last || performance.now() - lastCheckpoint >= checkpointMs)
-          checkpoint();
-        if (last) break;
-        if (options.signal?.aborted) stopped = 'interrupted';
-        else if (overBudget()) stopped = 'budget';
-        if (stopped) break;
-      }
-      if (stopped) {
-        checkpoint();
-        return stopped;
-      }
-    }
-    return 'done';
+            samplesPerSecond: timing.samplesPerSecond,
+            elapsedSeconds: timing.elapsedSeconds,
+            etaSeconds: timing.etaSeconds,
+          })),
+      evaluation: validation && {
+        everySteps: options.evaluateEverySteps,
+        run: async () => {
+          const record = await this.evaluate(validation);
+          options.onEvaluation?.(record);
+        },
+      },
+      checkpoints: checkpoints && {
+        everySteps: checkpoints.everySteps,
+        everyMinutes: checkpoints.everyMinutes,
+        write: () => {
+          const folder = this.saveCheckpoint(checkpoints.dir, checkpoints.keep);
+          options.onCheckpoint?.(folder);
+        },
+      },
+    });
   }
 
   private settingsJson(): JsonValue {

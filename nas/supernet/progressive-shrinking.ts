@@ -49,6 +49,7 @@ import { classificationDistillationLoss } from '../../training/losses.js';
 import { WarmupCosine } from '../../training/lr-schedule.js';
 import { withParameters } from '../../training/model-parameters.js';
 import { isOneDimensional, Sgd, type ShapedTensor } from '../../training/optimizers.js';
+import { runStepLoop, type StepLoopOutcome } from '../../training/step-loop.js';
 import type { DistillationSettings } from '../../training/trainer.js';
 import { checkSpaceFits } from './extract.js';
 import { fullPoint } from './point.js';
@@ -176,7 +177,7 @@ export interface ShrinkingTrainOptions {
   onCheckpoint?: (folder: string) => void;
 }
 
-export type ShrinkingOutcome = 'done' | 'budget' | 'interrupted';
+export type ShrinkingOutcome = StepLoopOutcome;
 
 /** Measured step costs (s): a step whose sessions are all open, per phase, and the extra of opening one session. */
 export interface StepCosts {
@@ -460,67 +461,43 @@ export class SupernetTrainer {
   /** Trains from the current step to the plan's last (or the budget, or the signal), checkpointing on the way. */
   async train(options: ShrinkingTrainOptions = {}): Promise<ShrinkingOutcome> {
     if (!this.plan) throw new Error('set the plan (setPlan) before training');
-    const total = this.plan.totalSteps;
-    const perEpoch = this.batchesPerEpoch;
-    const checkpointEvery = options.checkpoints?.everySteps ?? perEpoch;
-    const checkpointMs = (options.checkpoints?.everyMinutes ?? 10) * 60_000;
-    let lastCheckpoint = performance.now();
-    let checkpointedStep = -1;
-    const stepTimes: number[] = [performance.now()];
-    const checkpoint = () => {
-      if (!options.checkpoints || checkpointedStep === this.step) return;
-      const folder = this.saveCheckpoint(options.checkpoints.dir, options.checkpoints.keep);
-      lastCheckpoint = performance.now();
-      checkpointedStep = this.step;
-      options.onCheckpoint?.(folder);
-    };
-    const overBudget = () =>
-      options.budgetSeconds !== undefined && this.elapsedSeconds() >= options.budgetSeconds;
-    while (this.step < total) {
-      if (options.signal?.aborted || overBudget()) {
-        checkpoint();
-        return options.signal?.aborted ? 'interrupted' : 'budget';
-      }
-      const epoch = Math.floor(this.step / perEpoch);
-      let stopped: ShrinkingOutcome | undefined;
-      for await (const batch of this.inputs.batches.batches(epoch, this.step % perEpoch)) {
-        const record = await this.trainStep(batch);
-        stepTimes.push(performance.now());
-        if (stepTimes.length > SPEED_WINDOW + 1) stepTimes.shift();
-        if (options.onProgress) {
-          const perStep = (stepTimes[stepTimes.length - 1] - stepTimes[0]) / 1000 / (stepTimes.length - 1);
-          let eta = (total - this.step) * perStep;
-          if (options.budgetSeconds !== undefined)
-            eta = Math.max(0, Math.min(eta, options.budgetSeconds - this.elapsedSeconds()));
-          const nets = this.netsAt(this.step - 1);
-          options.onProgress({
-            step: this.step,
-            totalSteps: total,
+    const { checkpoints, onProgress } = options;
+    return runStepLoop({
+      batches: this.inputs.batches,
+      totalSteps: this.plan.totalSteps,
+      stepsDone: () => this.step,
+      step: (batch) => this.trainStep(batch),
+      elapsedSeconds: () => this.elapsedSeconds(),
+      budgetSeconds: options.budgetSeconds,
+      signal: options.signal,
+      speedWindow: SPEED_WINDOW,
+      onProgress:
+        onProgress &&
+        ((record, timing) => {
+          const nets = this.netsAt(timing.step - 1);
+          onProgress({
+            step: timing.step,
+            totalSteps: timing.totalSteps,
             phase: record.phase,
             lr: record.lr,
             nets: nets.map((n, i) => ({ role: n.role, loss: record.losses[i] })),
             loss: record.loss,
-            samplesPerSecond: batch.labels.length / perStep,
-            stepSeconds: perStep,
-            elapsedSeconds: this.elapsedSeconds(),
-            etaSeconds: eta,
+            samplesPerSecond: timing.samplesPerSecond,
+            stepSeconds: timing.stepSeconds,
+            elapsedSeconds: timing.elapsedSeconds,
+            etaSeconds: timing.etaSeconds,
             sessions: this.sessionStats(),
           });
-        }
-        const last = this.step >= total;
-        if (this.step % checkpointEvery === 0 || last || performance.now() - lastCheckpoint >= checkpointMs)
-          checkpoint();
-        if (last) break;
-        if (options.signal?.aborted) stopped = 'interrupted';
-        else if (overBudget()) stopped = 'budget';
-        if (stopped) break;
-      }
-      if (stopped) {
-        checkpoint();
-        return stopped;
-      }
-    }
-    return 'done';
+        }),
+      checkpoints: checkpoints && {
+        everySteps: checkpoints.everySteps,
+        everyMinutes: checkpoints.everyMinutes,
+        write: () => {
+          const folder = this.saveCheckpoint(checkpoints.dir, checkpoints.keep);
+          options.onCheckpoint?.(folder);
+        },
+      },
+    });
   }
 
   /** What a checkpoint must match to be resumed here: settings (not threads), plan, data, space. */
