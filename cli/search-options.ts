@@ -32,6 +32,9 @@ export interface SearchArgs {
   cacheRoot?: string;
 }
 
+/** --budget's default: the default optimize stays within 25 minutes on 2 cores (README). */
+export const DEFAULT_BUDGET_MINUTES = 12;
+
 /** --train's default: the mode that gave the better optimize table within the default budget (README). */
 export const DEFAULT_TRAIN: TrainMode = 'picks';
 
@@ -70,7 +73,7 @@ export function withSearchOptions<T>(y: Argv<T>): Argv<T> {
     })
     .option('budget', {
       type: 'number',
-      default: 8,
+      default: DEFAULT_BUDGET_MINUTES,
       describe: `Minutes for the search: NSGA-II, and with --train picks the distillations too (${Math.round(100 * PICK_TRAINING_SHARE)} % of it; with supernet, the super-network's training first)`,
     })
     .option('train', {

@@ -25,7 +25,7 @@ The whole pipeline in one command, by default on the embedded Fashion-MNIST fixt
 3. top-1 of each INT8 model on the validation images (harness accuracy mode);
 4. Offline samples/s and the Server QPS at p99 ≤ 15 ms of every FP32 and INT8 model (short runs);
 5. table.md like Intel's Table 2 (top-1, throughput, ratios to the FP32 baseline), results.json, chart.svg.
-With the defaults it takes about 15-20 minutes on 2 cores, most of it the search's budget; the time
+With the defaults it takes about 20-25 minutes on 2 cores, most of it the search's budget; the time
 plan is printed first. Results go to runs/optimize/<host>/<time>/ and are never overwritten: an
 interrupted run resumes when given the same options and --out <its folder>.`;
 
@@ -62,7 +62,7 @@ export const optimizeCommand: CommandModule<object, OptimizeArgs> = {
         describe: 'Output folder (new, or an unfinished optimize of the same model to resume)',
         defaultDescription: 'runs/optimize/<host>/<time>',
       })
-      .example('$0 optimize', 'the embedded fixture, about 15-20 minutes on 2 cores')
+      .example('$0 optimize', 'the embedded fixture, about 20-25 minutes on 2 cores')
       .example(
         '$0 optimize --budget 2 --no-server --out /tmp/opt',
         'a quicker look (shorter search, Offline only)',

@@ -323,17 +323,22 @@ describe('progressive shrinking', () => {
         settings,
       });
       const stop = new AbortController();
+      const steps: number[] = [];
       try {
-        if (!dir || !trainer.resumeLatest(dir)) trainer.setPlan(6);
+        const resumed = dir ? trainer.resumeLatest(dir) : undefined;
+        if (!resumed) trainer.setPlan(6);
         const outcome = await trainer.train({
           signal: stop.signal,
           checkpoints: dir ? { dir, everySteps: 100 } : undefined,
           onProgress: (p) => {
+            steps.push(p.step);
             if (p.step === stopAt) stop.abort();
           },
         });
         return {
           outcome,
+          resumed,
+          steps,
           step: trainer.step,
           values: new Map(
             [...trainer.parameters, ...trainer.state].map(([n, d]) => [n, Float32Array.from(d)]),
@@ -352,6 +357,9 @@ describe('progressive shrinking', () => {
     expect(first.step).toBe(4);
     const second = await run(undefined, dir);
     expect(second.outcome).toBe('done');
+    // It resumed from the interruption's checkpoint (not from scratch): steps 5 and 6 only.
+    expect(second.resumed).toBeTruthy();
+    expect(second.steps).toEqual([5, 6]);
     expect(second.step).toBe(6);
     expect(second.history).toBe(whole.history);
     for (const [name, data] of whole.values) expect(second.values.get(name), name).toEqual(data);
