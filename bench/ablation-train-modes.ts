@@ -3,7 +3,8 @@
  *
  * The ablation's training columns, at equal wall time: the default `bnas optimize` of the embedded
  * fixture once per --train mode, each with the same --budget (the search's time: NSGA-II, and the
- * training the mode adds inside it), then the table of results/training-modes-table.ts.
+ * training the mode adds inside it; default: optimize's own default), then the table of
+ * results/training-modes-table.ts.
  *
  * Each optimize runs as the user would run it (`bnas optimize --train <mode> --budget <MIN> --out
  * DIR/<mode>`, in a child process, its output shown). A mode whose folder already holds a finished
@@ -24,7 +25,8 @@ const MODES: TrainModeRun['mode'][] = ['none', 'picks', 'supernet'];
 
 interface Args {
   out: string;
-  budget: number;
+  /** undefined: bnas optimize's default --budget. */
+  budget?: number;
   modes: TrainModeRun['mode'][];
 }
 
@@ -32,7 +34,6 @@ function parseArgs(argv: string[]): Args {
   const root = packageRoot();
   const args: Args = {
     out: join(root, 'runs', 'ablation', 'train-modes', `${hostname()}-${timestamp()}`),
-    budget: 8,
     modes: MODES,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -41,8 +42,9 @@ function parseArgs(argv: string[]): Args {
     if (value === undefined) throw new Error(`${key}: a value is missing`);
     if (key === '--out') args.out = value;
     else if (key === '--budget') {
-      args.budget = Number(value);
-      if (!(args.budget > 0)) throw new Error(`--budget must be > 0 minutes, got ${value}`);
+      const budget = Number(value);
+      if (!(budget > 0)) throw new Error(`--budget must be > 0 minutes, got ${value}`);
+      args.budget = budget;
     } else if (key === '--modes') {
       const modes = value.split(',');
       for (const m of modes)
@@ -59,8 +61,19 @@ interface FinishedOptimize extends OptimizeReport {
   progress?: { seconds?: Record<string, number> };
 }
 
-function readRun(mode: TrainModeRun['mode'], dir: string, budgetMinutes: number): TrainModeRun {
+/** The --budget an optimize folder was run with (its manifest). */
+function budgetOf(dir: string): number {
+  const manifest = JSON.parse(readFileSync(join(dir, 'optimize.json'), 'utf8')) as {
+    settings: { budgetMinutes?: number };
+  };
+  const budget = manifest.settings.budgetMinutes;
+  if (typeof budget !== 'number') throw new Error(`${join(dir, 'optimize.json')}: no settings.budgetMinutes`);
+  return budget;
+}
+
+function readRun(mode: TrainModeRun['mode'], dir: string): TrainModeRun {
   const report = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as FinishedOptimize;
+  const budgetMinutes = budgetOf(dir);
   const steps = Object.values(report.progress?.seconds ?? {});
   const seconds =
     steps.length > 0
@@ -95,8 +108,13 @@ export async function trainModesAblation(argv: string[]): Promise<void> {
       if (run.status !== 0)
         throw new Error(`bnas optimize --train ${mode} failed (exit ${run.status}); run again to resume it`);
     } else process.stderr.write(`--train ${mode}: finished optimize in ${dir}, read\n`);
-    runs.push(readRun(mode, dir, args.budget));
+    runs.push(readRun(mode, dir));
   }
+  const budgets = new Set(runs.map((r) => r.budgetMinutes));
+  if (budgets.size > 1)
+    process.stderr.write(
+      `warning: the runs had different budgets (${[...budgets].join(', ')} min): not an equal-time comparison\n`,
+    );
   const m = describeMachine();
   const text = [
     '## Ablation: training (`npm run bench:ablation -- --train-modes`)',
