@@ -117,7 +117,7 @@ export function trainingModesTable(runs: readonly TrainModeRun[]): string[] {
       );
     }
   }
-  lines.push('', '| target | ' + runs.map((r) => `--train ${r.mode}`).join(' | ') + ' |');
+  lines.push('', `| target | ${runs.map((r) => `--train ${r.mode}`).join(' | ')} |`);
   lines.push(`|---|${runs.map(() => '---').join('|')}|`);
   const checks = runs.map((r) => checkTargets(r.report));
   for (const [i, c] of checks[0]?.entries() ?? []) {

@@ -153,16 +153,22 @@ export interface DistilledCandidate {
   seconds: number;
 }
 
-/** What `--train picks` did. */
-export interface PickTraining {
+/** How --budget is shared between the super-network's training, NSGA-II and the distillations (pipelines/search/train-plan.ts). */
+export interface TrainingSplit {
   mode: TrainMode;
-  /** The budget's split: the super-network's training (--train supernet, else 0), NSGA-II and the distillations (min). */
+  /** Super-network training minutes (0 unless --train supernet). */
   supernetMinutes: number;
+  /** NSGA-II's minutes. */
   searchMinutes: number;
+  /** Distillation minutes in all (0 without training). */
   trainingMinutes: number;
   /** Distillations planned and the training minutes of each. */
   slots: number;
   minutesEach: number;
+}
+
+/** What `--train picks` or `supernet` did: the budget's split, then the distillations. */
+export interface PickTraining extends TrainingSplit {
   /** Training images used (the training folder less the proxy slice). */
   images: number;
   /** Share of its proxy deficit a candidate recovered, as measured (nas/search/distil-plan.ts). */

@@ -36,6 +36,7 @@ import type {
   Pick,
   PickTraining,
   SearchOptions,
+  TrainingSplit,
 } from '../../nas/search/types.js';
 import type { LabelledSamples } from '../../nas/subnet/samples.js';
 import { unfoldBatchNorms } from '../../nas/subnet/unfold-bn.js';
@@ -45,7 +46,7 @@ import { loadModel, serializeModel } from '../../onnx/io.js';
 import type { Model } from '../../onnx/ir.js';
 import { runFinetune } from '../finetune/run.js';
 import { asCandidate, type Rescored, type Rescorer } from './rescore.js';
-import { DISTILLATION_RECIPE, type TrainingSplit } from './train-plan.js';
+import { DISTILLATION_RECIPE } from './train-plan.js';
 
 export const DISTILLED_DIR = 'distilled';
 const DISTILLED_FORMAT = 'bnas.distilled/1';
@@ -178,12 +179,7 @@ export async function distilPicks(inputs: DistilInputs): Promise<DistilOutcome> 
     );
   }
   const training: PickTraining = {
-    mode: split.mode,
-    supernetMinutes: split.supernetMinutes,
-    searchMinutes: split.searchMinutes,
-    trainingMinutes: split.trainingMinutes,
-    slots: split.slots,
-    minutesEach: split.minutesEach,
+    ...split,
     images: inputs.trainImages,
     recovery: recoveryRate(accuracies(), baseline.accuracy),
     distilled: done.map(({ format: _f, key: _k, dir: _d, ...d }) => d),

@@ -8,7 +8,7 @@
  * (a share of the budget of its own), then shares the rest between NSGA-II and the distillations
  * as picks does.
  */
-import type { TrainMode } from '../../nas/search/types.js';
+import type { TrainingSplit, TrainMode } from '../../nas/search/types.js';
 
 export const TRAIN_MODES: readonly TrainMode[] = ['none', 'picks', 'supernet'];
 
@@ -31,19 +31,6 @@ export const DISTILLATION_RECIPE = {
   temperature: 4,
   labelSmoothing: 0.1,
 };
-
-export interface TrainingSplit {
-  mode: TrainMode;
-  /** Super-network training minutes (0 unless --train supernet). */
-  supernetMinutes: number;
-  /** NSGA-II's minutes. */
-  searchMinutes: number;
-  /** Distillation minutes in all (0 without training). */
-  trainingMinutes: number;
-  slots: number;
-  /** Training minutes of each distillation. */
-  minutesEach: number;
-}
 
 /** Refuses an unknown mode, naming the known ones. */
 export function checkTrainMode(mode: string): TrainMode {
