@@ -12,3 +12,8 @@ const XML_ENTITIES: Readonly<Record<string, string>> = {
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => XML_ENTITIES[c]);
 }
+
+/** A number with at most two decimals and no trailing zeros: 0.25 → "0.25", 3.2 → "3.2", 4 → "4". */
+export function upTo2Decimals(x: number): string {
+  return String(Number(x.toFixed(2)));
+}

@@ -1,4 +1,5 @@
 /** The time plan bnas optimize prints first, and the line a resumed optimize starts with. */
+import { upTo2Decimals } from '../../common/text.js';
 import { describeBudgetLeft } from '../search/budget.js';
 import { trainingSplit } from '../search/train-plan.js';
 import type { OptimizeOptions } from './options.js';
@@ -55,7 +56,7 @@ export function timePlan(
   const left = Math.max(0, split.searchMinutes * 60 - search.spentSeconds);
   const nsga =
     split.slots > 0
-      ? `NSGA-II ${round2(split.searchMinutes)} of the ${options.budgetMinutes} min budget`
+      ? `NSGA-II ${upTo2Decimals(split.searchMinutes)} of the ${options.budgetMinutes} min budget`
       : `budget ${options.budgetMinutes} min`;
   const steps: TimePlanStep[] = [];
   if (split.supernetMinutes > 0) {
@@ -65,7 +66,7 @@ export function timePlan(
       seconds: done ? 0 : split.supernetMinutes * 60,
       detail: done
         ? 'done (search/supernet/)'
-        : `--train supernet: progressive shrinking of the super-network, ${round2(split.supernetMinutes)} of the ${options.budgetMinutes} min budget (resumes from its checkpoints)`,
+        : `--train supernet: progressive shrinking of the super-network, ${upTo2Decimals(split.supernetMinutes)} of the ${options.budgetMinutes} min budget (resumes from its checkpoints)`,
     });
   }
   steps.push(
@@ -89,7 +90,7 @@ export function timePlan(
         : {
             step: 'training',
             seconds: slots * (split.minutesEach * 60 + DISTILLATION_OVERHEAD_SECONDS),
-            detail: `--train ${split.mode}: up to ${slots} distillations × ${split.minutesEach.toFixed(2)} min (${round2(split.trainingMinutes)} min of the budget) + ~${DISTILLATION_OVERHEAD_SECONDS} s each to prepare and score`,
+            detail: `--train ${split.mode}: up to ${slots} distillations × ${split.minutesEach.toFixed(2)} min (${upTo2Decimals(split.trainingMinutes)} min of the budget) + ~${DISTILLATION_OVERHEAD_SECONDS} s each to prepare and score`,
           },
     );
   }
@@ -128,9 +129,4 @@ export function describeResume(
     : `${describeBudgetLeft(budgetMinutes, search.spentSeconds, 'the search budget')}${distilled}`;
   const spent = Object.entries(seconds).map(([step, s]) => `${step} ${formatDuration(s)}`);
   return `resuming: ${budget}${spent.length > 0 ? `; time spent so far: ${spent.join(', ')}` : ''}`;
-}
-
-/** 0.25 → "0.25", 3.2 → "3.2". */
-function round2(x: number): string {
-  return String(Number(x.toFixed(2)));
 }

@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { quantizeModel } from '../../calibration/quantize.js';
 import { sha256File, timestamp, writeFileAtomic } from '../../common/files.js';
 import { describeMachine } from '../../common/machine.js';
+import { upTo2Decimals } from '../../common/text.js';
 import { onnxruntimeVersion } from '../../common/versions.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { type ImageList, imageSampleSource, readImageList } from '../../datasets/image-samples.js';
@@ -432,9 +433,9 @@ export async function optimize(
       'baseline model': `${options.modelPath} (sha256 ${manifest.modelSha256.slice(0, 16)}…, ${(search.baseline.macs / 1e6).toFixed(2)} M MACs, ${(search.baseline.params / 1e6).toFixed(3)} M parameters)`,
       data: `training ${options.trainData} (${trainImages.toLocaleString('en-US')} images), validation ${options.valData} (${valImages.toLocaleString('en-US')} images)`,
       preprocessing: `${spec.preset}, ${spec.channels}×${spec.height}×${spec.width}, mean ${spec.mean.join(',')}, std ${spec.std.join(',')}`,
-      search: `budget ${options.budgetMinutes} min${search.training ? ` (${search.training.searchMinutes} min NSGA-II, ${search.training.trainingMinutes} min distillation)` : ''}, population ${options.population}, generations ${options.generations}, seed ${options.seed}; ${search.evaluated} sub-networks evaluated (${rel(search.outDir)})`,
+      search: `budget ${options.budgetMinutes} min${search.training ? ` (${search.training.supernetMinutes > 0 ? `${upTo2Decimals(search.training.supernetMinutes)} min super-network training, ` : ''}${upTo2Decimals(search.training.searchMinutes)} min NSGA-II, ${upTo2Decimals(search.training.trainingMinutes)} min distillation)` : ''}, population ${options.population}, generations ${options.generations}, seed ${options.seed}; ${search.evaluated} sub-networks evaluated (${rel(search.outDir)})`,
       training: search.training
-        ? `--train picks: ${search.training.distilled.length} candidate(s) distilled from the baseline (KD + CE, ${search.training.images.toLocaleString('en-US')} training images), ${formatDuration(search.training.distilled.reduce((a, d) => a + d.trainingSeconds, 0))} of training (${formatDuration(search.training.seconds)} in all); picks chosen on the distilled proxy top-1 (search/report.md)`
+        ? `--train ${search.training.mode}: ${search.supernet ? `the super-network trained by progressive shrinking (${search.supernet.steps} steps, ${formatDuration(search.supernet.seconds)}), the search on its trained weights; ` : ''}${search.training.distilled.length} candidate(s) distilled from the baseline (KD + CE, ${search.training.images.toLocaleString('en-US')} training images), ${formatDuration(search.training.distilled.reduce((a, d) => a + d.trainingSeconds, 0))} of training (${formatDuration(search.training.seconds)} in all); picks chosen on the distilled proxy top-1 (search/report.md)`
         : '--train none: closed-form recovery only (BN re-calibration, least-squares reconstruction)',
       'FP32 top-1': 'from the search (harness accuracy mode on the validation set, measured once)',
       INT8: options.int8

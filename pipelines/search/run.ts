@@ -23,10 +23,12 @@
  * there), the budget spent (budget.json), the re-scored front, each finished distillation and the
  * final measurements are all kept in the output folder.
  */
+
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { sha256File, writeFileAtomic } from '../../common/files.js';
+import { upTo2Decimals } from '../../common/text.js';
 import { checkTrainValDisjoint } from '../../datasets/disjoint-data.js';
 import { readImageNetFolder } from '../../datasets/imagenet-layout.js';
 import { modelPreprocessSpec } from '../../datasets/model-info.js';
@@ -208,7 +210,7 @@ export async function runSearch(
   if (resumed) log(`${outDir}: resuming the search found there; budget: ${budget.left()}`);
   if (train !== 'none') {
     log(
-      `--train ${train}: ${split.supernetMinutes > 0 ? `${round2(split.supernetMinutes)} min of the ${options.budgetMinutes} min budget for training the super-network, ${round2(split.searchMinutes)} min` : `${round2(split.searchMinutes)} of the ${options.budgetMinutes} min budget`} for NSGA-II, ${round2(split.trainingMinutes)} min for distilling up to ${split.slots} candidates`,
+      `--train ${train}: ${split.supernetMinutes > 0 ? `${upTo2Decimals(split.supernetMinutes)} min of the ${options.budgetMinutes} min budget for training the super-network, ${upTo2Decimals(split.searchMinutes)} min` : `${upTo2Decimals(split.searchMinutes)} of the ${options.budgetMinutes} min budget`} for NSGA-II, ${upTo2Decimals(split.trainingMinutes)} min for distilling up to ${split.slots} candidates`,
     );
   }
 
@@ -551,11 +553,6 @@ async function finish(
     }),
   );
   return result;
-}
-
-/** 0.25 → "0.25", 4 → "4". */
-function round2(x: number): string {
-  return String(Number(x.toFixed(2)));
 }
 
 function readTop1(path: string): number {
