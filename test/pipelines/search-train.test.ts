@@ -24,24 +24,17 @@ import type { SearchSpace } from '../../nas/supernet/types.js';
 import { loadModel } from '../../onnx/io.js';
 import { argmaxRows } from '../../onnx/session.js';
 import { DISTILLED_DIR } from '../../pipelines/search/distil-picks.js';
-import { runSearch, type SearchDataPlan } from '../../pipelines/search/run.js';
+import { runSearch } from '../../pipelines/search/run.js';
 import { checkTrainMode, trainingSplit } from '../../pipelines/search/train-plan.js';
 import { SUPERNET_DIR } from '../../pipelines/search/train-supernet.js';
 import { readEvaluationsCsv } from '../../results/search/evaluations-csv.js';
-import { batchOf, makeTinyTask, run, type TinyTask } from './tiny-search-task.js';
+import { batchOf, makeTinyTask, run, TINY_PLAN, type TinyTask } from './tiny-search-task.js';
 
 const work = mkdtempSync(join(tmpdir(), 'bnas-search-train-'));
 const cacheRoot = join(work, 'cache');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const PLAN: Partial<SearchDataPlan> = {
-  searchReconstruction: 32,
-  searchPositions: 4,
-  finalReconstruction: 64,
-  finalPositions: 4,
-  proxy: 100,
-  rescore: 2,
-};
+const PLAN = TINY_PLAN;
 
 /**
  * The tiny network's teacher is weak (~40 % proxy top-1) and its sub-networks lose a few points:

@@ -35,14 +35,9 @@ import { buildSearchSpace } from '../../nas/supernet/space.js';
 import { loadModel } from '../../onnx/io.js';
 import { countCost } from '../../onnx/macs.js';
 import { argmaxRows } from '../../onnx/session.js';
-import {
-  DEFAULT_DATA_PLAN,
-  runSearch,
-  SEARCH_FORMAT,
-  type SearchDataPlan,
-} from '../../pipelines/search/run.js';
+import { DEFAULT_DATA_PLAN, runSearch, SEARCH_FORMAT } from '../../pipelines/search/run.js';
 import { readEvaluationsCsv } from '../../results/search/evaluations-csv.js';
-import { batchOf, makeTinyTask, run } from './tiny-search-task.js';
+import { batchOf, makeTinyTask, run, TINY_PLAN } from './tiny-search-task.js';
 
 const work = mkdtempSync(join(tmpdir(), 'bnas-search-run-'));
 const MODEL = join(work, 'tiny-fmnist.onnx');
@@ -51,15 +46,7 @@ const VAL = join(work, 'val');
 const cacheRoot = join(work, 'cache');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** The data plan of this test (runSearch fills in the rest, e.g. the ReLU refits, from DEFAULT_DATA_PLAN). */
-const PLAN: Partial<SearchDataPlan> = {
-  searchReconstruction: 32,
-  searchPositions: 4,
-  finalReconstruction: 64,
-  finalPositions: 4,
-  proxy: 100,
-  rescore: 2,
-};
+const PLAN = TINY_PLAN;
 const PICKS = ['bnas-a', 'bnas-b', 'bnas-c'] as const;
 
 function options(outDir: string, log: string[] = []): SearchOptions {

@@ -11,6 +11,7 @@ import { type PreprocessSpec, preprocessImage } from '../../datasets/preprocess.
 import { loadModel, parseModel, saveModel, serializeModel } from '../../onnx/io.js';
 import type { Model } from '../../onnx/ir.js';
 import { DataType } from '../../onnx/tensor.js';
+import type { SearchDataPlan } from '../../pipelines/search/run.js';
 import { NetBuilder } from '../nas/supernet/nets.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -165,3 +166,13 @@ export async function makeTinyTask(work: string, trainImages = 300, valImages = 
   saveModel(m, model, { overwrite: true });
   return { model, train: trainDir, val: valDir, valFiles, spec };
 }
+
+/** The data plan of the tiny task's searches (runSearch fills in the rest, e.g. the ReLU refits, from DEFAULT_DATA_PLAN). */
+export const TINY_PLAN: Partial<SearchDataPlan> = {
+  searchReconstruction: 32,
+  searchPositions: 4,
+  finalReconstruction: 64,
+  finalPositions: 4,
+  proxy: 100,
+  rescore: 2,
+};
