@@ -20,7 +20,8 @@ const USAGE = `$0 optimize [options]
 The whole pipeline in one command, by default on the embedded Fashion-MNIST fixture:
 1. search: NSGA-II over the model's supernet for --budget minutes, picking BNAS-A/B/C (--rules);
    with --train picks (the default), half of the budget distils the best candidates from the
-   model and the picks are made on their distilled top-1 (--train none: closed form only);
+   model and the picks are made on their distilled top-1 (--train none: closed form only;
+   --train supernet: the super-network is trained by progressive shrinking first);
 2. INT8: minmax QDQ of the baseline and each pick, calibrated on training images;
 3. top-1 of each INT8 model on the validation images (harness accuracy mode);
 4. Offline samples/s and the Server QPS at p99 ≤ 15 ms of every FP32 and INT8 model (short runs);
