@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { sha256Hex, writeFileAtomic } from '../common/files.js';
-import type { OptimizerKind, OptimizerState, ShapedTensor } from './optimizers.js';
+import type { Optimizer, OptimizerKind, OptimizerState, ShapedTensor } from './optimizers.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -259,4 +259,28 @@ export function loadCheckpoint(folder: string): TrainingState {
     parameters: readTensors(bytes, index.parameters, path),
     optimizer: { ...index.optimizer, tensors: readTensors(bytes, index.optimizerTensors, path) },
   };
+}
+
+/**
+ * Puts a loaded checkpoint's tensors and optimizer buffers back into a live run: `live` holds the
+ * run's parameters and state by name (updated in place), `owner` names what they belong to in the
+ * errors ("this student", "the super-network"). Nothing is changed unless every saved tensor has a
+ * live twin of its size and the counts agree.
+ */
+export function restoreTensors(
+  folder: string,
+  saved: TrainingState,
+  live: ReadonlyMap<string, Float32Array>,
+  optimizer: Pick<Optimizer, 'load'>,
+  owner: string,
+): void {
+  for (const [name, tensor] of saved.parameters) {
+    const target = live.get(name);
+    if (!target || target.length !== tensor.data.length)
+      throw new Error(`${folder}: tensor '${name}' does not belong to ${owner}`);
+  }
+  if (saved.parameters.size !== live.size)
+    throw new Error(`${folder}: holds ${saved.parameters.size} tensors, ${owner} ${live.size}`);
+  optimizer.load(saved.optimizer);
+  for (const [name, tensor] of saved.parameters) live.get(name)!.set(tensor.data);
 }

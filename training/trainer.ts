@@ -24,7 +24,13 @@ import type { Model } from '../onnx/ir.js';
 import { createSession } from '../onnx/session.js';
 import { buildTrainingGraph, type TrainingGraph } from './autodiff.js';
 import type { BatchSource, TrainingBatch } from './batch-source.js';
-import { type JsonValue, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import {
+  type JsonValue,
+  latestCheckpoint,
+  loadCheckpoint,
+  restoreTensors,
+  saveCheckpoint,
+} from './checkpoint.js';
 import { ForwardSession, type Top1, top1Accuracy } from './forward-session.js';
 import { classificationDistillationLoss } from './losses.js';
 import { type LrSchedule, WarmupCosine, type WarmupCosineOptions } from './lr-schedule.js';
@@ -487,16 +493,13 @@ export class Trainer {
       throw new Error(
         `${folder} is a checkpoint of a run with other settings or data; it cannot be resumed here`,
       );
-    const known = new Map([...this.parameters, ...this.state]);
-    for (const [name, tensor] of saved.parameters) {
-      const live = known.get(name);
-      if (!live || live.length !== tensor.data.length)
-        throw new Error(`${folder}: tensor '${name}' does not belong to this student`);
-    }
-    if (saved.parameters.size !== known.size)
-      throw new Error(`${folder}: holds ${saved.parameters.size} tensors, the student ${known.size}`);
-    this.optimizer.load(saved.optimizer);
-    for (const [name, tensor] of saved.parameters) known.get(name)!.set(tensor.data);
+    restoreTensors(
+      folder,
+      saved,
+      new Map([...this.parameters, ...this.state]),
+      this.optimizer,
+      'the student',
+    );
     this.step = saved.step;
     this.history.splice(0, this.history.length, ...(saved.meta.history as unknown as LossRecord[]));
     this.evaluations.splice(

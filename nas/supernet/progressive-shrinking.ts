@@ -42,6 +42,7 @@ import {
   type JsonValue,
   latestCheckpoint,
   loadCheckpoint,
+  restoreTensors,
   saveCheckpoint,
 } from '../../training/checkpoint.js';
 import { ForwardSession } from '../../training/forward-session.js';
@@ -562,16 +563,13 @@ export class SupernetTrainer {
         `${folder} is a checkpoint of a run with other settings, data or space; it cannot be resumed here`,
       );
     }
-    const known = new Map([...this.parameters, ...this.state]);
-    for (const [name, tensor] of saved.parameters) {
-      const live = known.get(name);
-      if (!live || live.length !== tensor.data.length)
-        throw new Error(`${folder}: tensor '${name}' does not belong to this super-network`);
-    }
-    if (saved.parameters.size !== known.size)
-      throw new Error(`${folder}: holds ${saved.parameters.size} tensors, the super-network ${known.size}`);
-    this.optimizer.load(saved.optimizer);
-    for (const [name, tensor] of saved.parameters) known.get(name)!.set(tensor.data);
+    restoreTensors(
+      folder,
+      saved,
+      new Map([...this.parameters, ...this.state]),
+      this.optimizer,
+      'the super-network',
+    );
     this.schedule = this.scheduleOf(plan);
     this.step = saved.step;
     this.history.splice(0, this.history.length, ...(saved.meta.history as unknown as ShrinkingRecord[]));

@@ -16,6 +16,7 @@ import {
   checkpointFolderName,
   latestCheckpoint,
   loadCheckpoint,
+  restoreTensors,
   saveCheckpoint,
   type TrainingState,
 } from '../../training/checkpoint.js';
@@ -294,5 +295,40 @@ describe('latestCheckpoint and keep', () => {
     );
     expect(() => saveCheckpoint(dir, state, { keep: 0 })).toThrow(/keep must be an integer >= 1/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('restoreTensors', () => {
+  it('puts the saved tensors and optimizer buffers into a fresh run, which then continues in step', () => {
+    const first = new TinyRun(new AdamW(SHAPES));
+    first.run(3);
+    const folder = saveCheckpoint(tempDir(), first.state());
+    const fresh = new TinyRun(new AdamW(SHAPES));
+    restoreTensors(folder, loadCheckpoint(folder), fresh.params, fresh.optimizer, 'the tiny run');
+    expect(fresh.bytes().equals(first.bytes())).toBe(true);
+  });
+
+  it('refuses a checkpoint whose tensors do not fit, changing nothing', () => {
+    const run = new TinyRun(new Sgd(SHAPES, { momentum: 0.9 }));
+    run.run(2);
+    const folder = saveCheckpoint(tempDir(), run.state());
+    const saved = loadCheckpoint(folder);
+    const other = new TinyRun(new Sgd(SHAPES, { momentum: 0.9 }));
+    const before = other.bytes();
+    const short = new Map(other.params);
+    short.set('fc.bias', new Float32Array(9));
+    expect(() => restoreTensors(folder, saved, short, other.optimizer, 'the tiny run')).toThrow(
+      `${folder}: tensor 'fc.bias' does not belong to the tiny run`,
+    );
+    const fewer = new Map(other.params);
+    fewer.delete('fc.bias');
+    expect(() => restoreTensors(folder, saved, fewer, other.optimizer, 'the tiny run')).toThrow(
+      /tensor 'fc.bias' does not belong to the tiny run/,
+    );
+    const more = new Map([...other.params, ['extra', new Float32Array(3)] as const]);
+    expect(() => restoreTensors(folder, saved, more, other.optimizer, 'the tiny run')).toThrow(
+      `${folder}: holds 4 tensors, the tiny run 5`,
+    );
+    expect(other.bytes().equals(before)).toBe(true);
   });
 });
