@@ -22,7 +22,7 @@
  * cores, most of it ResNet-50.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -32,7 +32,7 @@ import { buildGraph } from '../nas/zoo/build.js';
 import { syntheticImages } from '../nas/zoo/calibrate.js';
 import { loadModel, serializeModel } from '../onnx/io.js';
 import type { Model } from '../onnx/ir.js';
-import { createSession } from '../onnx/session.js';
+import { createSession, type ProfileEvent, readProfileEvents } from '../onnx/session.js';
 import { buildTrainingGraph } from '../training/autodiff.js';
 import type { BatchSource, TrainingBatch } from '../training/batch-source.js';
 import { classificationDistillationLoss } from '../training/losses.js';
@@ -182,14 +182,6 @@ interface OpKindRow {
   backwardOps: Map<string, number>;
 }
 
-interface ProfileEvent {
-  cat?: string;
-  name?: string;
-  ts?: number;
-  dur?: number;
-  args?: { op_name?: string };
-}
-
 /**
  * The forward node a training-graph node belongs to and whether it is backward: `grad/<F>/…` and
  * `fwd/<F>/…` by the longest forward node name F that fits (names may hold '/'), F itself, or
@@ -257,9 +249,7 @@ async function profileByOpKind(m: BenchModel, model: Model): Promise<OpKindProfi
     } finally {
       await session.release();
     }
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    if (files.length !== 1) throw new Error(`onnxruntime wrote ${files.length} profile files, 1 expected`);
-    const events = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as ProfileEvent[];
+    const events = readProfileEvents(dir);
     return attribute(events, model, m.profileRuns);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,8 @@
  * How bnas creates onnxruntime sessions: one place for the options every runner must share, and
  * the only module that calls InferenceSession.create.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export interface SessionSettings {
@@ -86,4 +88,20 @@ export function argmaxRows(logits: Float32Array, rows: number): Int32Array {
     out[r] = best;
   }
   return out;
+}
+
+/** One event of onnxruntime's profile (Chrome trace JSON); kernel events have cat 'Node'. */
+export interface ProfileEvent {
+  cat?: string;
+  name?: string;
+  ts?: number;
+  dur?: number;
+  args?: { op_name?: string };
+}
+
+/** The events of the one profile a session created with `profileFilePrefix` in `dir` wrote there. */
+export function readProfileEvents(dir: string): ProfileEvent[] {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  if (files.length !== 1) throw new Error(`onnxruntime wrote ${files.length} profile files, 1 expected`);
+  return JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as ProfileEvent[];
 }

@@ -24,7 +24,7 @@
  * sub-network mixes aligned and unaligned widths, executor overhead per node) is for the fit of
  * verify.ts (real ≈ a + b·LUT).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,7 +33,12 @@ import { sha256Hex } from '../../common/files.js';
 import { onnxruntimeVersion } from '../../common/versions.js';
 import { serializeModel } from '../../onnx/io.js';
 import { type Attribute, Graph, Model, Node } from '../../onnx/ir.js';
-import { createSession, type SessionSettings } from '../../onnx/session.js';
+import {
+  createSession,
+  type ProfileEvent,
+  readProfileEvents,
+  type SessionSettings,
+} from '../../onnx/session.js';
 import { allocTensorData, DataType, floatTensor, int64Tensor, makeTensor } from '../../onnx/tensor.js';
 import type { SearchSpace } from '../supernet/types.js';
 import { Rng } from '../zoo/rng.js';
@@ -313,14 +318,6 @@ export async function timeGraphs(graphs: TimedGraph[], options: TimingOptions): 
   }
 }
 
-interface ProfileEvent {
-  cat?: string;
-  name?: string;
-  ts?: number;
-  dur?: number;
-  args?: { op_name?: string };
-}
-
 /** Nodes onnxruntime adds to change layouts (NCHW ↔ blocked NCHWc). */
 const LAYOUT_OPS = new Set(['ReorderInput', 'ReorderOutput', 'Transpose']);
 
@@ -375,9 +372,7 @@ export async function profileGraph(
     } finally {
       await session.release();
     }
-    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-    if (files.length !== 1) throw new Error(`onnxruntime wrote ${files.length} profile files, 1 expected`);
-    const events = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as ProfileEvent[];
+    const events = readProfileEvents(dir);
     const perRun = layerTimesFromProfile(events);
     if (perRun.length !== warmup + wall.length) {
       throw new Error(`the profile holds ${perRun.length} runs, ${warmup + wall.length} were made`);
