@@ -213,6 +213,24 @@ export function buildTrainingGraph(forward: Model, options: TrainingGraphOptions
 
   // 5. Parameters and state become graph inputs; gradients, loss and state updates outputs.
   builder.prefix = 'out';
+  // The graph output grad/<name>: the accumulated gradient, or zeros of `zerosShape()` (a shape
+  // value, built only when needed) for a tensor the loss does not depend on.
+  const gradientOutput = (name: string, zerosShape: () => string, shape: ValueInfo['shape']): string => {
+    const output = `grad/${name}`;
+    const source =
+      gradientOf(name) ??
+      builder.op('ConstantOfShape', [zerosShape()], {
+        value: { type: 'tensor', value: floatTensor('zero', [1], [0]) },
+      });
+    g.addNode({
+      name: builder.fresh('Identity_node'),
+      opType: 'Identity',
+      inputs: [source],
+      outputs: [output],
+    });
+    g.outputs.push({ name: output, elemType: DataType.FLOAT, shape });
+    return output;
+  };
   const params = new Map<string, Tensor>();
   const gradOutputs = new Map<string, string>();
   for (const name of trainable) {
@@ -220,39 +238,18 @@ export function buildTrainingGraph(forward: Model, options: TrainingGraphOptions
     params.set(name, tensor);
     g.removeInitializer(name);
     g.inputs.push(valueInfoOf(tensor));
-    const output = `grad/${name}`;
-    const grad = gradientOf(name);
-    const source =
-      grad ??
-      builder.op('ConstantOfShape', [builder.ints(tensor.dims.map(Number))], {
-        value: { type: 'tensor', value: floatTensor('zero', [1], [0]) },
-      });
-    g.addNode({
-      name: builder.fresh('Identity_node'),
-      opType: 'Identity',
-      inputs: [source],
-      outputs: [output],
-    });
-    g.outputs.push({ name: output, elemType: DataType.FLOAT, shape: [...tensor.dims] });
-    gradOutputs.set(name, output);
+    gradOutputs.set(
+      name,
+      gradientOutput(name, () => builder.ints(tensor.dims.map(Number)), [...tensor.dims]),
+    );
   }
   const inputGradOutputs = new Map<string, string>();
   for (const name of inputGradients) {
-    const output = `grad/${name}`;
     const shape = g.realInputs().find((i) => i.name === name)!.shape;
-    const source =
-      gradientOf(name) ??
-      builder.op('ConstantOfShape', [builder.op('Shape', [name])], {
-        value: { type: 'tensor', value: floatTensor('zero', [1], [0]) },
-      });
-    g.addNode({
-      name: builder.fresh('Identity_node'),
-      opType: 'Identity',
-      inputs: [source],
-      outputs: [output],
-    });
-    g.outputs.push({ name: output, elemType: DataType.FLOAT, shape: shape ? [...shape] : null });
-    inputGradOutputs.set(name, output);
+    inputGradOutputs.set(
+      name,
+      gradientOutput(name, () => builder.op('Shape', [name]), shape ? [...shape] : null),
+    );
   }
   const state = new Map<string, { initial: Tensor; output: string }>();
   for (const [name, update] of builder.stateUpdates) {
