@@ -34,29 +34,12 @@ except ImportError as error:  # the bench runs without PyTorch, and says so
     sys.exit(0)
 
 
-class Bottleneck(nn.Module):
-    expansion = 4
+# The fixture's bottleneck block is torchvision's (1×1, 3×3 with the stride, 1×1; projection when
+# the shape changes): ResNet-50 below uses it with mid = width, out = 4 × width.
+sys.path.insert(0, os.path.join(REPO, "scripts", "fixture"))
+import fmnist_model  # noqa: E402
 
-    def __init__(self, cin, width, stride):
-        super().__init__()
-        cout = width * self.expansion
-        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
-        y = self.relu(self.bn1(self.conv1(x)))
-        y = self.relu(self.bn2(self.conv2(y)))
-        y = self.bn3(self.conv3(y))
-        return self.relu(y + identity)
+EXPANSION = 4
 
 
 class ResNet50(nn.Module):
@@ -70,8 +53,8 @@ class ResNet50(nn.Module):
         for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
             stage = []
             for i in range(blocks):
-                stage.append(Bottleneck(cin, width, stride if i == 0 else 1))
-                cin = width * Bottleneck.expansion
+                stage.append(fmnist_model.Bottleneck(cin, width, width * EXPANSION, stride if i == 0 else 1))
+                cin = width * EXPANSION
             layers.append(nn.Sequential(*stage))
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.avgpool = nn.AdaptiveAvgPool2d(1)
@@ -89,9 +72,6 @@ class ResNet50(nn.Module):
 def network(name):
     if name == "resnet50":
         return ResNet50(), (3, 224, 224), 1000
-    sys.path.insert(0, os.path.join(REPO, "scripts", "fixture"))
-    import fmnist_model
-
     return fmnist_model.build(), (1, 28, 28), 10
 
 
