@@ -266,16 +266,16 @@ export async function runSearch(
   const threads = options.sut.threadsPerWorker;
   let supernet: { model: Model; record: SupernetTrainingRecord } | undefined;
   if (train === 'supernet') {
-    const images = await folderSamplesInMemory(options.trainData, options.modelPath, {
-      offset: 0,
-      count: trainCount - proxyCount,
-      spec,
-    });
     supernet = await trainedSupernet({
       outDir,
       teacher,
       space,
-      images,
+      loadImages: () =>
+        folderSamplesInMemory(options.trainData, options.modelPath, {
+          offset: 0,
+          count: trainCount - proxyCount,
+          spec,
+        }),
       minutes: split.supernetMinutes,
       seed: options.seed,
       threads: availableParallelism(),

@@ -29,8 +29,8 @@ export interface SupernetStepInputs {
   /** The importance-reordered teacher: the starting point of the super-network and its distillation teacher. */
   teacher: Model;
   space: SearchSpace;
-  /** The training images less the proxy slice, in memory. */
-  images: LabelledSamples;
+  /** The training images less the proxy slice, in memory (loaded only when the training runs). */
+  loadImages: () => Promise<LabelledSamples>;
   minutes: number;
   seed: number;
   threads: number;
@@ -50,9 +50,10 @@ export async function trainedSupernet(
     return { model: loadModel(join(dir, 'supernet.onnx')), record };
   }
   mkdirSync(dir, { recursive: true });
+  const images = await inputs.loadImages();
   const batch = DISTILLATION_RECIPE.batch;
   inputs.log(
-    `super-network training (--train supernet): progressive shrinking for ${inputs.minutes.toFixed(2)} min on ${inputs.images.count} training images, batch ${batch}, distilled from the teacher`,
+    `super-network training (--train supernet): progressive shrinking for ${inputs.minutes.toFixed(2)} min on ${images.count} training images, batch ${batch}, distilled from the teacher`,
   );
   const bar = inputs.progress?.('super-network training');
   const result = await trainSupernet(
@@ -60,7 +61,7 @@ export async function trainedSupernet(
       supernet: inputs.teacher,
       space: inputs.space,
       teacher: inputs.teacher,
-      batches: sampleBatches(inputs.images, inputs.images.labels, { batchSize: batch, seed: inputs.seed }),
+      batches: sampleBatches(images, images.labels, { batchSize: batch, seed: inputs.seed }),
       settings: { seed: inputs.seed, threads: inputs.threads },
     },
     {
@@ -77,7 +78,7 @@ export async function trainedSupernet(
     plannedSteps: result.plan.totalSteps,
     depthSteps: result.plan.depthSteps,
     outcome: result.outcome,
-    images: inputs.images.count,
+    images: images.count,
     batch,
     lr: DEFAULT_SHRINKING_SETTINGS.lr,
     seconds: result.elapsedSeconds,
